@@ -1,0 +1,19 @@
+"""rob: the numerics behind the companion book on adversarial robustness of two-layer networks.
+
+Flat modules, one concept each:
+
+- :mod:`rob.activations`  activations σ with σ', σ''
+- :mod:`rob.data`         sphere data, linear teacher with label noise
+- :mod:`rob.features`     random-features (RF) and neural-tangent (NTK) feature maps and input gradients
+- :mod:`rob.solvers`      min-norm least squares and ridge
+- :mod:`rob.robustness`   Monte-Carlo Sobolev seminorm
+- :mod:`rob.kernels`      arc-cosine kernels, exact feature covariance on the sphere, Poincaré certificate
+- :mod:`rob.theory`       closed-form predictions, one module per chapter
+- :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter
+- :mod:`rob.checks`       quantitative checks recorded as data
+- :mod:`rob.cache`        on-disk cache of expensive computations
+- :mod:`rob.params`       parameter validation and device selection
+- :mod:`rob.plotting`     the book's figure style and figure export
+"""
+
+__version__ = "0.1.0"

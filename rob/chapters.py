@@ -1,0 +1,104 @@
+"""The book's chapters: one entry per notebook, read by ``rob list``, ``rob run`` and ``rob build``.
+
+A chapter adds itself here with its notebook path (relative to the repository root, the same path
+as in ``_toc.yml``), the paper, the theorem it states, the expected runtime per scale and the
+admissible ranges of its own numeric knobs.  The names and types of the parameters themselves are
+read from the notebook's ``parameters`` cell (:func:`declared_parameters`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .params import ParameterError
+
+
+@dataclass(frozen=True)
+class Chapter:
+    name: str
+    title: str
+    notebook: str
+    paper: str
+    theorem: str
+    runtime: dict[str, str]
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+CHAPTERS: dict[str, Chapter] = {
+    c.name: c
+    for c in [
+        Chapter(
+            name="memorization",
+            title="Memorization vs robustness",
+            notebook="notebooks/memorization.ipynb",
+            paper="Dohmatob 2021, arXiv:2106.02630",
+            theorem="Every random-features interpolator of noisy labels has Sobolev seminorm ≳ √n "
+                    "(√(n/k) in the finite-width NTK regime)",
+            runtime={"ci": "about 1 min on 2 CPU cores",
+                     "paper": "about 2-3 h on 2 CPU cores (NTK fits near n=kd dominate); minutes on a GPU"},
+            bounds={"n_test": (100, 100_000)},
+        ),
+    ]
+}
+
+
+def repo_root(start: str | Path | None = None) -> Path:
+    """The book's repository root: the nearest folder above ``start`` (default: the current
+    folder, then the installed package) that holds ``_toc.yml`` and ``notebooks/``."""
+    candidates = [Path(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]
+    for base in candidates:
+        for folder in [base, *base.parents]:
+            if (folder / "_toc.yml").is_file() and (folder / "notebooks").is_dir():
+                return folder
+    raise FileNotFoundError("cannot find the book's repository (a folder with _toc.yml and notebooks/); "
+                            "run rob from inside a clone of the repository")
+
+
+def get(name: str) -> Chapter:
+    """The chapter called ``name``; a clear error listing the known chapters otherwise."""
+    try:
+        return CHAPTERS[name]
+    except KeyError:
+        raise ParameterError(f"unknown chapter {name!r}; known chapters: {', '.join(CHAPTERS)}") from None
+
+
+def declared_parameters(notebook: str | Path) -> dict[str, Any]:
+    """Name → default value of the assignments in the notebook's cell tagged ``parameters``.
+
+    The cell is parsed with :mod:`ast` (papermill's own inspector drops any line with a second
+    ``=``, e.g. in a comment); every default must be a Python literal.
+    """
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"{notebook} must have exactly one code cell tagged 'parameters', has {len(cells)}")
+    declared: dict[str, Any] = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, value = node.target.id, node.value
+        else:
+            raise ParameterError(f"{notebook}: the parameters cell may only hold `name = literal` lines, "
+                                 f"found: {ast.unparse(node)}")
+        try:
+            declared[name] = ast.literal_eval(value)
+        except ValueError:
+            raise ParameterError(f"{notebook}: parameter {name} must default to a literal, "
+                                 f"got {ast.unparse(value)}") from None
+    return declared
+
+
+def validate(chapter: Chapter, given: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """Validate ``given`` against the chapter's declared parameters; return the full set."""
+    from . import params
+
+    declared = declared_parameters((root or repo_root()) / chapter.notebook)
+    return params.validate(declared, given, bounds=chapter.bounds, choices=chapter.choices)

@@ -1,0 +1,102 @@
+"""Arc-cosine kernels, the exact random-features covariance on the sphere, and the Poincaré
+certificate of the memorization chapter.
+
+For standard Gaussians ``u, v`` with correlation ρ, ``κ_σ(ρ) = E[σ(u)σ(v)]``:
+
+- ReLU: ``κ(ρ) = (ρ(π − arccos ρ) + √(1−ρ²))/(2π)``, ``κ'(ρ) = (π − arccos ρ)/(2π)``;
+- abs:  ``κ(ρ) = (2/π)(ρ arcsin ρ + √(1−ρ²))``,       ``κ'(ρ) = (2/π) arcsin ρ``.
+
+For positively 1-homogeneous σ, ``κ'_σ = κ_{σ'}`` is the kernel of the derivative, e.g.
+``κ_{ReLU'}(ρ) = arccos(−ρ)/(2π)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln
+
+
+@dataclass(frozen=True)
+class KernelConstants:
+    """``κ(1)``, ``κ(0)``, ``κ'(0)``, ``κ''(0)``, ``E σ'(g)²`` and ``μ0 = E σ(g)`` for ``g ~ N(0,1)``."""
+
+    k1: float
+    k0: float
+    dk0: float
+    d2k0: float
+    dsig2: float
+    mu0: float
+
+    @property
+    def delta(self) -> float:
+        """``Δ_σ = κ(1) − κ(0)``."""
+        return self.k1 - self.k0
+
+
+CONSTANTS: dict[str, KernelConstants] = {
+    "relu": KernelConstants(0.5, 1 / (2 * np.pi), 0.25, 1 / (2 * np.pi), 0.5, 1 / np.sqrt(2 * np.pi)),
+    "abs": KernelConstants(1.0, 2 / np.pi, 0.0, 2 / np.pi, 1.0, np.sqrt(2 / np.pi)),
+}
+
+
+def constants(act: str) -> KernelConstants:
+    """Kernel constants of a 1-homogeneous activation (relu or abs)."""
+    try:
+        return CONSTANTS[act]
+    except KeyError:
+        raise ValueError(f"closed-form arc-cosine kernel known for {', '.join(CONSTANTS)}, not {act!r}") from None
+
+
+def arccos_kernel(rho: np.ndarray, act: str) -> np.ndarray:
+    """``κ_σ(ρ)`` for σ ∈ {relu, abs}; ρ is clipped to [−1, 1]."""
+    rho = np.clip(rho, -1.0, 1.0)
+    s = np.sqrt(np.maximum(1.0 - rho * rho, 0.0))
+    if act == "relu":
+        return (rho * (np.pi - np.arccos(rho)) + s) / (2 * np.pi)
+    if act == "abs":
+        return 2 / np.pi * (rho * np.arcsin(rho) + s)
+    constants(act)  # raises the error message
+    raise AssertionError
+
+
+def arccos_kernel_deriv(rho: np.ndarray, act: str) -> np.ndarray:
+    """``κ'_σ(ρ)``; ρ clipped to ±(1 − 1e-12)."""
+    rho = np.clip(rho, -1 + 1e-12, 1 - 1e-12)
+    if act == "relu":
+        return (np.pi - np.arccos(rho)) / (2 * np.pi)
+    if act == "abs":
+        return 2 / np.pi * np.arcsin(rho)
+    constants(act)
+    raise AssertionError
+
+
+def mean_gaussian_norm(d: int) -> float:
+    """``m₁(d) = E‖g‖ = √2 Γ((d+1)/2)/Γ(d/2)`` for ``g ~ N(0, I_d)``."""
+    return float(np.sqrt(2.0) * np.exp(gammaln((d + 1) / 2) - gammaln(d / 2)))
+
+
+def sphere_feature_covariance(W: np.ndarray, act: str) -> np.ndarray:
+    """Exact ``C_φ = Cov_x φ(x)`` of RF features ``φ(x) = σ(Wx)/√k`` for ``x ~ Unif(S^{d-1})``:
+
+    ``C_φ = (1/k) D [κ(ŴŴᵀ)/d − (μ0/m₁(d))² 11ᵀ] D``, ``D = diag(‖w_j‖)``, ``Ŵ`` the normalised rows,
+
+    from ``E_x[σ(a·x)σ(b·x)] = ‖a‖‖b‖κ(â·b̂)/d`` and ``E_x σ(a·x) = ‖a‖μ0/m₁(d)`` (write a Gaussian
+    vector as an independent radius times a uniform direction)."""
+    k, d = W.shape
+    norms = np.linalg.norm(W, axis=1)
+    What = W / norms[:, None]
+    c = constants(act)
+    M = arccos_kernel(What @ What.T, act) / d - (c.mu0 / mean_gaussian_norm(d)) ** 2
+    return M * np.outer(norms, norms) / k
+
+
+def poincare_certificate(W: np.ndarray, act: str, coef_norm2: float) -> float:
+    """``L = (d − 1) λ_min(C_φ) ‖ĉ‖²``: a lower bound on 𝔖(f_c)² valid for *every* RF coefficient
+    vector ``c`` interpolating the data, given the squared norm ``‖ĉ‖² = yᵀ(ZZᵀ)⁻¹y`` of the
+    min-norm interpolator.  Chain: Poincaré on ``S^{d-1}`` (spectral gap d − 1), then
+    ``Var f_c = cᵀC_φc ≥ λ_min(C_φ)‖c‖²``, then ``‖c‖ ≥ ‖ĉ‖``."""
+    d = W.shape[1]
+    lam_min = float(np.linalg.eigvalsh(sphere_feature_covariance(W, act))[0])
+    return (d - 1) * lam_min * float(coef_norm2)
