@@ -1,0 +1,424 @@
+"""Execute chapters with papermill, record their checks, and build the book.
+
+Three entry points, used by :mod:`rob.cli`:
+
+- :func:`run_chapter` — ``rob run``: execute one chapter notebook into an output folder;
+- :func:`build_book` — ``rob build`` (what ``make book`` runs): stage the book sources in
+  ``_build/stage``, execute every chapter there in place, write the "Reproduction status" page,
+  then ``jupyter-book build`` into ``_build/html``;
+- :func:`read_runs` — ``rob status``: the last recorded run of each chapter and scale.
+
+Parameters are validated (:func:`rob.chapters.validate`) before anything is computed, because
+papermill only warns about a parameter a notebook does not declare.  A notebook that fails (an
+exception, a failed check, a timeout) stops everything with a message naming the chapter and the
+cell; the book is never built after a failed execution.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import cache, chapters, checks
+from .chapters import Chapter
+
+#: Per-cell execution timeout (seconds) by scale; ``None`` means no limit.
+DEFAULT_TIMEOUT: dict[str, int | None] = {"ci": 1800, "paper": None}
+
+STATUS_PAGE = "book/status.md"
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter notebook did not run to the end (its message names the chapter and the cell)."""
+
+
+@dataclass
+class RunResult:
+    """What one chapter execution produced."""
+
+    chapter: str
+    scale: str
+    seed: int
+    out_dir: Path
+    notebook: Path
+    checks_path: Path
+    runtime_s: float
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(bool(c.get("passed")) for c in self.record.get("checks", []))
+
+    @property
+    def n_checks(self) -> int:
+        return len(self.record.get("checks", []))
+
+    def written(self) -> list[Path]:
+        """The files of the output folder (figures, CSVs, checks, executed notebook)."""
+        return sorted(p for p in self.out_dir.iterdir() if p.is_file())
+
+
+# -- papermill -----------------------------------------------------------------------------------
+
+class _RawHandler(logging.Handler):
+    """Writes papermill's log records (the notebook's streamed stdout/stderr) as they are."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith(("Executing Cell", "Ending Cell")):
+            return  # papermill's own progress bar already shows which cell runs
+        sys.stderr.write(msg if msg.endswith(("\n", "\r")) else msg + "\n")
+        sys.stderr.flush()
+
+
+def _stream_papermill_log() -> None:
+    log = logging.getLogger("papermill")
+    if not any(isinstance(h, _RawHandler) for h in log.handlers):
+        log.addHandler(_RawHandler())
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def _failing_cell(nb_path: Path) -> tuple[int | None, int | None]:
+    """(index, execution count) of the cell papermill marked as running or failed, if any."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(str(nb_path), as_version=4)
+    except Exception:  # noqa: BLE001 - the notebook may not have been written at all
+        return None, None
+    for index, cell in enumerate(nb.cells):
+        status = cell.get("metadata", {}).get("papermill", {}).get("status")
+        if status in ("running", "failed"):
+            return index, cell.get("execution_count")
+    return None, None
+
+
+def execute_notebook(chapter: str, input_path: Path, output_path: Path, cwd: Path,
+                     parameters: dict[str, Any], timeout: int | None, stream: bool = True) -> None:
+    """Run ``input_path`` with papermill into ``output_path`` (they may be the same file).
+
+    Raises :class:`ChapterFailed` naming the chapter, the failing cell and the error.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    if stream:
+        _stream_papermill_log()
+    try:
+        papermill.execute_notebook(
+            str(input_path), str(output_path), parameters=parameters, kernel_name="python3",
+            cwd=str(cwd), progress_bar=stream, log_output=stream, execution_timeout=timeout,
+            start_timeout=120)
+    except PapermillExecutionError as exc:
+        raise ChapterFailed(
+            f"chapter {chapter} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+            f"{exc.ename}: {exc.evalue}\n  executed notebook with the traceback: {output_path}") from None
+    except Exception as exc:  # timeouts, a dead kernel, a kernel that would not start
+        index, count = _failing_cell(output_path)
+        where = f"in cell {index} (execution count {count})" if index is not None else "before any cell ran"
+        raise ChapterFailed(f"chapter {chapter} failed {where}: {type(exc).__name__}: {exc}".rstrip()) from None
+
+
+def _kernel_env(root: Path, no_cache: bool) -> None:
+    """Environment inherited by the kernel: cache switch and the commit of the book's sources."""
+    if no_cache:
+        os.environ["ROB_NO_CACHE"] = "1"
+    os.environ.setdefault("ROB_GIT_COMMIT", checks.git_commit(root))
+
+
+# -- run records (rob status) --------------------------------------------------------------------
+
+def runs_dir() -> Path:
+    """Where the last run of each chapter and scale is recorded: ``<cache dir>/runs``."""
+    return cache.cache_dir() / "runs"
+
+
+def record_run(result: RunResult | None, chapter: str, scale: str, seed: int, out_dir: Path,
+               error: str | None = None) -> Path:
+    """Write ``runs/<chapter>-<scale>.json`` (the latest run wins)."""
+    rec = dict(result.record) if result else {}
+    checks_list = rec.get("checks", [])
+    entry = {
+        "chapter": chapter, "scale": scale, "seed": seed,
+        "passed": error is None and bool(rec.get("passed")),
+        "n_passed": sum(bool(c.get("passed")) for c in checks_list),
+        "n_checks": len(checks_list),
+        "runtime_s": result.runtime_s if result else None,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": rec.get("git_commit") or os.environ.get("ROB_GIT_COMMIT", "unknown"),
+        "out_dir": str(out_dir),
+        "error": error,
+        "checks": checks_list,
+    }
+    folder = runs_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{chapter}-{scale}.json"
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(entry, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def read_runs() -> list[dict[str, Any]]:
+    """The recorded runs, sorted by chapter (in book order) and scale."""
+    order = {name: i for i, name in enumerate(chapters.CHAPTERS)}
+    runs = []
+    for path in sorted(runs_dir().glob("*.json")):
+        try:
+            runs.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(runs, key=lambda r: (order.get(r.get("chapter"), len(order)), str(r.get("scale"))))
+
+
+def _load_checks(path: Path) -> dict[str, Any]:
+    return checks.load(path) if path.is_file() else {}
+
+
+# -- rob run -------------------------------------------------------------------------------------
+
+def default_out_dir(root: Path, chapter: str, scale: str, seed: int) -> Path:
+    return root / "results" / f"{chapter}-{scale}-seed{seed}"
+
+
+def run_chapter(chapter: Chapter, params: dict[str, Any], out_dir: Path, root: Path,
+                timeout: int | None, no_cache: bool = False) -> RunResult:
+    """Execute one chapter with already validated ``params`` into ``out_dir``; record the run.
+
+    Raises :class:`ChapterFailed` when the notebook fails (the run is recorded as failed).
+    """
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = root / chapter.notebook
+    output = out_dir / f"{chapter.name}.ipynb"
+    checks_path = out_dir / f"{chapter.name}.checks.json"
+    checks_path.unlink(missing_ok=True)  # never report the checks of an earlier run
+    _kernel_env(root, no_cache)
+    scale, seed = params["scale"], params["seed"]
+    start = time.perf_counter()
+    try:
+        execute_notebook(chapter.name, source, output, cwd=source.parent,
+                         parameters={**params, "out_dir": str(out_dir)}, timeout=timeout)
+    except ChapterFailed as exc:
+        failed = RunResult(chapter.name, scale, seed, out_dir, output, checks_path,
+                           round(time.perf_counter() - start, 1), _load_checks(checks_path))
+        record_run(failed, chapter.name, scale, seed, out_dir, error=str(exc))
+        raise
+    result = RunResult(chapter.name, scale, seed, out_dir, output, checks_path,
+                       round(time.perf_counter() - start, 1), _load_checks(checks_path))
+    if not result.record:
+        record_run(result, chapter.name, scale, seed, out_dir, error="no checks file written")
+        raise ChapterFailed(f"chapter {chapter.name} ran but wrote no {checks_path.name} in {out_dir} "
+                            "(does its last cell call report.finish(out_dir)?)")
+    record_run(result, chapter.name, scale, seed, out_dir)
+    return result
+
+
+# -- rob build -----------------------------------------------------------------------------------
+
+def toc_files(toc_path: Path) -> list[str]:
+    """Every document path of a ``_toc.yml`` (root first), without suffix."""
+    data = yaml.safe_load(toc_path.read_text())
+    files: list[str] = [data["root"]] if data.get("root") else []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(str(node["file"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in data.items() if k != "root"})
+    return files
+
+
+def _strip_suffix(path: str) -> str:
+    return str(Path(path).with_suffix("")) if Path(path).suffix in (".ipynb", ".md") else path
+
+
+def toc_chapters(root: Path) -> list[Chapter]:
+    """The registered chapters that ``_toc.yml`` lists, in book order."""
+    by_doc = {_strip_suffix(c.notebook): c for c in chapters.CHAPTERS.values()}
+    return [by_doc[f] for f in map(_strip_suffix, toc_files(root / "_toc.yml")) if f in by_doc]
+
+
+def stage_sources(root: Path, stage: Path) -> None:
+    """Copy the book sources (config, toc, ``book/``, ``notebooks/*.ipynb``) into a fresh ``stage``."""
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage / name)
+    shutil.copytree(root / "book", stage / "book",
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "_build"))
+    (stage / "notebooks").mkdir()
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        shutil.copy2(nb, stage / "notebooks" / nb.name)
+
+
+def _drop_from_toc(toc_path: Path, drop: set[str]) -> None:
+    """Remove the entries whose ``file`` is in ``drop`` from a ``_toc.yml``."""
+    data = yaml.safe_load(toc_path.read_text())
+
+    def prune(node: Any) -> Any:
+        if isinstance(node, list):
+            return [prune(item) for item in node
+                    if not (isinstance(item, dict) and _strip_suffix(str(item.get("file", ""))) in drop)]
+        if isinstance(node, dict):
+            return {k: prune(v) for k, v in node.items()}
+        return node
+
+    toc_path.write_text(yaml.safe_dump(prune(data), sort_keys=False))
+
+
+def _set_hide_solutions(config_path: Path) -> None:
+    data = yaml.safe_load(config_path.read_text())
+    data.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    config_path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return str(value)
+        return f"{value:.3g}" if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4) else f"{value:.4g}"
+    return str(value)
+
+
+def status_markdown(records: list[dict[str, Any]], docs: dict[str, str], scale: str, seed: int,
+                    commit: str) -> str:
+    """The "Reproduction status" page: a summary and one table row per chapter and check."""
+    n_checks = sum(len(r.get("checks", [])) for r in records)
+    n_passed = sum(bool(c.get("passed")) for r in records for c in r.get("checks", []))
+    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Reproduction status", "",
+        f"**{n_passed} of {n_checks} checks passed** in {len(records)} chapter(s), "
+        f"executed by `rob build` at scale `{scale}` with seed {seed}, commit `{commit}`, on {when}.", "",
+        "Each row is one acceptance check of a chapter: the measured value, the target and the "
+        "tolerance fixed in the chapter before it ran. The build stops if a check fails, so a "
+        "published book shows only passing checks; run a chapter yourself with `rob run` "
+        "and see your own runs with `rob status`.", "",
+    ]
+    for rec in records:
+        passed = sum(bool(c.get("passed")) for c in rec.get("checks", []))
+        lines.append(f"- {{doc}}`{docs[rec['chapter']]}`: {passed} of {len(rec.get('checks', []))} "
+                     f"checks passed, runtime {_fmt(rec.get('runtime_s'))} s.")
+    lines += ["", "(status-table)=", "## All checks", ""]
+    head = ["chapter", "check", "what", "value", "target", "tolerance", "result", "seed", "scale",
+            "runtime (s)", "commit"]
+    rows = ['<div class="rob-checks-wrap">', '<table class="rob-checks rob-status">',
+            "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead>", "<tbody>"]
+    for rec in records:
+        for c in rec.get("checks", []):
+            cells = [rec["chapter"], c.get("id"), c.get("description"), _fmt(c.get("value")),
+                     c.get("target"), c.get("tolerance"), "pass" if c.get("passed") else "FAIL",
+                     rec.get("seed"), rec.get("scale"), _fmt(rec.get("runtime_s")), rec.get("git_commit")]
+            tds = "".join(f'<td class="rob-col-{h.split()[0]}">{html.escape(str(v))}</td>'
+                          for h, v in zip(head, cells))
+            cls = "" if c.get("passed") else ' class="rob-fail"'
+            rows.append(f"<tr{cls}>{tds}</tr>")
+    rows += ["</tbody>", "</table>", "</div>", ""]
+    return "\n".join(lines + rows)
+
+
+def jupyter_book_command() -> list[str]:
+    """The ``jupyter-book`` of this Python environment."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    return [str(exe)] if exe.exists() else [shutil.which("jupyter-book") or "jupyter-book"]
+
+
+@dataclass
+class BuildResult:
+    html: Path
+    results: list[RunResult]
+    seconds_execute: float
+    seconds_build: float
+
+
+def build_book(root: Path, scale: str = "ci", seed: int = 0, no_cache: bool = False,
+               student: bool = False, only: list[str] | None = None,
+               timeout: int | None = None) -> BuildResult:
+    """Stage, execute every chapter of ``_toc.yml``, write the status page, build the HTML.
+
+    Raises :class:`ChapterFailed` on the first failing chapter (nothing is built then) and
+    :class:`RuntimeError` when ``jupyter-book build`` fails.
+    """
+    from .params import ParameterError
+
+    build_dir = root / "_build"
+    stage = build_dir / "stage"
+    in_toc = toc_chapters(root)
+    if only:
+        unknown = [name for name in only if name not in {c.name for c in in_toc}]
+        if unknown:
+            raise ParameterError(f"not a chapter of _toc.yml: {', '.join(unknown)}; "
+                                 f"chapters: {', '.join(c.name for c in in_toc)}")
+    selected = [c for c in in_toc if not only or c.name in only]
+    params = {c.name: chapters.validate(c, {"scale": scale, "seed": seed}, root=root) for c in selected}
+    timeout = DEFAULT_TIMEOUT.get(scale) if timeout is None else (timeout or None)
+
+    stage_sources(root, stage)
+    if only:
+        _drop_from_toc(stage / "_toc.yml", {_strip_suffix(c.notebook) for c in in_toc if c not in selected})
+    if student:
+        _set_hide_solutions(stage / "_config.yml")
+    _kernel_env(root, no_cache)
+
+    start = time.perf_counter()
+    results = []
+    for chapter in selected:
+        nb = stage / chapter.notebook
+        print(f"rob build: executing {chapter.name} ({scale}, seed {seed}) ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        execute_notebook(chapter.name, nb, nb, cwd=nb.parent,
+                         parameters={**params[chapter.name], "out_dir": "."}, timeout=timeout)
+        checks_path = nb.parent / f"{chapter.name}.checks.json"
+        result = RunResult(chapter.name, scale, seed, nb.parent, nb, checks_path,
+                           round(time.perf_counter() - t0, 1), _load_checks(checks_path))
+        if not result.record:
+            raise ChapterFailed(f"chapter {chapter.name} ran but wrote no {checks_path.name}")
+        record_run(result, chapter.name, scale, seed, nb.parent)
+        print(f"rob build: {chapter.name}: {result.n_passed}/{result.n_checks} checks passed "
+              f"in {result.runtime_s:.0f} s", file=sys.stderr, flush=True)
+        results.append(result)
+    seconds_execute = time.perf_counter() - start
+
+    if student:
+        from .student import strip_file
+
+        for result in results:
+            strip_file(result.notebook, result.notebook, keep_outputs=True)
+
+    docs = {c.name: "/" + _strip_suffix(c.notebook) for c in selected}
+    (stage / STATUS_PAGE).write_text(status_markdown(
+        [{**r.record, "runtime_s": r.runtime_s} for r in results], docs, scale, seed, os.environ.get("ROB_GIT_COMMIT", "unknown")))
+
+    for stale in (build_dir / "html", build_dir / ".doctrees", build_dir / "jupyter_execute"):
+        if stale.exists():
+            shutil.rmtree(stale)
+    t0 = time.perf_counter()
+    cmd = jupyter_book_command() + ["build", str(stage), "--path-output", str(root), "-W", "-n", "--keep-going"]
+    print("rob build: " + " ".join(cmd), file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, cwd=root)
+    if proc.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed (exit code {proc.returncode}); see the warnings above")
+    return BuildResult(build_dir / "html", results, seconds_execute, time.perf_counter() - t0)

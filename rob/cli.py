@@ -1,0 +1,216 @@
+"""The ``rob`` command: list, run and check the book's chapters, and build the book.
+
+    rob list                                   the chapters
+    rob run CHAPTER [--scale ci|paper] [--seed N] [--device auto|cpu|cuda]
+                    [-p name=value ...] [--out DIR] [--no-cache] [--timeout S]
+    rob status                                 the last run of each chapter and scale
+    rob build [--student] [--scale ci] [--seed 0] [--no-cache] [--chapters a,b]
+    rob student OUTDIR                         notebooks without solutions, for a course
+
+Exit codes: 0 success, 1 a chapter or the build failed, 2 a usage or parameter error (reported
+before anything is computed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import build, chapters
+from .params import ParameterError, parse_value
+
+#: Parameters that have their own option and may not be given with ``-p``.
+OWN_OPTIONS = {"scale": "--scale", "seed": "--seed", "device": "--device", "out_dir": "--out"}
+
+
+class UsageError(Exception):
+    """A command-line mistake: reported on one line, exit code 2."""
+
+
+def _table(rows: list[list[str]], head: list[str]) -> str:
+    """A plain-text table with columns padded to their widest cell."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*map(str, row)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``["n_test=5000", "alpha=0.5"]`` → ``{"n_test": 5000, "alpha": 0.5}``."""
+    given: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UsageError(f"-p expects name=value, got {item!r}")
+        if name in OWN_OPTIONS:
+            raise UsageError(f"set {name} with {OWN_OPTIONS[name]}, not with -p")
+        given[name] = parse_value(text)
+    return given
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = [[c.name, c.title, c.paper, c.runtime.get("ci", "?"), c.runtime.get("paper", "?")]
+            for c in chapters.CHAPTERS.values()]
+    print(_table(rows, ["chapter", "title", "paper", "ci", "paper scale"]))
+    print()
+    for c in chapters.CHAPTERS.values():
+        print(f"{c.name}: {c.theorem}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    chapter = chapters.get(args.chapter)
+    root = chapters.repo_root()
+    given = parse_assignments(args.param)
+    given.update(scale=args.scale, seed=args.seed, device=args.device)
+    params = chapters.validate(chapter, given, root=root)
+    if params["device"] == "cuda":
+        from .params import resolve_device
+
+        resolve_device("cuda")  # no CUDA device: a clear error now rather than in the kernel
+    if args.timeout is not None and args.timeout < 0:
+        raise UsageError(f"--timeout must be >= 0 seconds (0: no limit), got {args.timeout}")
+    timeout = build.DEFAULT_TIMEOUT.get(params["scale"]) if args.timeout is None else (args.timeout or None)
+    out_dir = Path(args.out) if args.out else build.default_out_dir(root, chapter.name, params["scale"],
+                                                                     params["seed"])
+    print(f"rob run: {chapter.name} (scale {params['scale']}, seed {params['seed']}, "
+          f"device {params['device']}) -> {out_dir}", file=sys.stderr, flush=True)
+    try:
+        result = build.run_chapter(chapter, params, out_dir, root, timeout, no_cache=args.no_cache)
+    except build.ChapterFailed as exc:
+        print(f"rob run: FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(f"\n{chapter.name}: checks passed {result.n_passed}/{result.n_checks}, "
+          f"runtime {result.runtime_s:.1f} s (scale {result.scale}, seed {result.seed})")
+    print(f"written to {result.out_dir}:")
+    for path in result.written():
+        print(f"  {path.name}")
+    return 0
+
+
+def _ago(created: str | None) -> str:
+    if not created:
+        return "?"
+    try:
+        when = _dt.datetime.fromisoformat(created)
+    except ValueError:
+        return created
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    runs = build.read_runs()
+    if not runs:
+        print(f"no runs recorded yet (in {build.runs_dir()}); try: rob run {next(iter(chapters.CHAPTERS))}")
+        return 0
+    rows = []
+    for r in runs:
+        result = "FAILED" if r.get("error") or not r.get("passed") else "ok"
+        runtime = f"{r['runtime_s']:.0f} s" if r.get("runtime_s") is not None else "?"
+        rows.append([r.get("chapter"), r.get("scale"), r.get("seed"),
+                     f"{r.get('n_passed', 0)}/{r.get('n_checks', 0)}", result, runtime,
+                     _ago(r.get("created")), r.get("git_commit", "?"), r.get("out_dir", "?")])
+    print(_table(rows, ["chapter", "scale", "seed", "checks", "result", "runtime", "when", "commit", "where"]))
+    never = [name for name in chapters.CHAPTERS if name not in {r.get("chapter") for r in runs}]
+    if never:
+        print(f"\nnever run: {', '.join(never)}")
+    for r in runs:
+        if r.get("error"):
+            print(f"\n{r['chapter']} ({r['scale']}): {r['error'].splitlines()[0]}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    root = chapters.repo_root()
+    only = [name.strip() for name in args.chapters.split(",") if name.strip()] if args.chapters else None
+    start = time.perf_counter()
+    try:
+        result = build.build_book(root, scale=args.scale, seed=args.seed, no_cache=args.no_cache,
+                                  student=args.student, only=only, timeout=args.timeout)
+    except build.ChapterFailed as exc:
+        print(f"rob build: FAILED, the book was not built: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"rob build: FAILED: {exc}", file=sys.stderr)
+        return 1
+    passed = sum(r.n_passed for r in result.results)
+    total = sum(r.n_checks for r in result.results)
+    print(f"\nrob build: {len(result.results)} chapter(s) executed in {result.seconds_execute:.0f} s, "
+          f"checks passed {passed}/{total}; HTML built in {result.seconds_build:.0f} s "
+          f"(total {time.perf_counter() - start:.0f} s)")
+    print(f"open {result.html / 'index.html'}")
+    return 0
+
+
+def cmd_student(args: argparse.Namespace) -> int:
+    from . import student
+
+    return student.main([args.out_dir])
+
+
+# -- parser --------------------------------------------------------------------------------------
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rob", description="Run and build the companion book on "
+                                     "adversarial robustness of two-layer networks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the chapters")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="execute one chapter notebook",
+                       description="Execute one chapter notebook with papermill; write the executed "
+                                   "notebook, its figures and <chapter>.checks.json to the output folder.")
+    p.add_argument("chapter", help="a chapter name from `rob list`")
+    p.add_argument("--scale", default="ci", help="ci (about a minute) or paper (the paper's sizes); default ci")
+    p.add_argument("--seed", type=int, default=0, help="non-negative integer seed; default 0")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda; default auto")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a chapter parameter (repeatable); the value is read as a Python literal")
+    p.add_argument("--out", metavar="DIR", help="output folder; default results/<chapter>-<scale>-seed<N>")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
+    p.add_argument("--timeout", type=int, metavar="S",
+                   help="per-cell time limit in seconds (0: none); default 1800 at ci, none at paper")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="show the last run of each chapter and scale")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("build", help="execute every chapter and build the HTML book into _build/html")
+    p.add_argument("--student", action="store_true", help="hide and strip the solutions")
+    p.add_argument("--scale", default="ci", help="ci or paper; default ci")
+    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
+    p.add_argument("--chapters", metavar="A,B", help="only these chapters (the others leave the book)")
+    p.add_argument("--timeout", type=int, metavar="S", help="per-cell time limit in seconds (0: none)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("student", help="write the chapter notebooks without solutions (course hand-out)")
+    p.add_argument("out_dir", metavar="OUTDIR")
+    p.set_defaults(func=cmd_student)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rob`` command; returns the exit code."""
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ParameterError, UsageError, FileNotFoundError) as exc:
+        print(f"rob {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rob {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""`rob build` stages, executes and builds the whole book (slow).
+
+The book is built once per test session, from a copy of the book's sources in a temporary folder,
+so a user's ``_build`` is left alone.  The session's temporary ``ROB_CACHE_DIR`` is shared with the
+chapter runs of ``test_chapters_run.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from rob import build, checks
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def rob_command() -> list[str]:
+    script = Path(sys.executable).with_name("rob")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "rob.cli"]
+
+
+def copy_sources(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "notebooks").mkdir()
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        shutil.copy2(nb, dest / "notebooks" / nb.name)
+    return dest
+
+
+def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ROB_GIT_COMMIT": checks.git_commit(ROOT), "ROB_PROGRESS": "1"}
+    res = subprocess.run(rob_command() + ["build", *args], cwd=root, capture_output=True, text=True,
+                         timeout=3600, env=env)
+    (root / "build.log").write_text(res.stdout + "\n" + res.stderr)
+    assert res.returncode == 0, f"rob build {' '.join(args)} failed:\n{res.stderr[-6000:]}"
+    return res
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory) -> Path:
+    """A book built by `rob build` from a copy of the sources; returns its root."""
+    root = copy_sources(tmp_path_factory.mktemp("book"))
+    run_build(root)
+    return root
+
+
+CHAPTERS = build.toc_chapters(ROOT)
+
+
+def page(book: Path, doc: str) -> str:
+    return (book / "_build" / "html" / f"{doc}.html").read_text()
+
+
+def test_index_and_pages_exist(book):
+    html = book / "_build" / "html"
+    assert (html / "index.html").is_file()
+    for doc in build.toc_files(ROOT / "_toc.yml"):
+        assert (html / f"{build._strip_suffix(doc)}.html").is_file(), doc
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_chapter_page(book, chapter):
+    text = page(book, build._strip_suffix(chapter.notebook))
+    assert re.search(r'class="[^"]*\bproof\b[^"]*\btheorem\b', text), "no theorem box"
+    assert "<img" in text, "no figure"
+    assert 'class="dataframe rob-checks"' in text, "no checks table"
+    assert "Traceback" not in text and "it/s]" not in text, "stderr or an error leaked into the page"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_launch_and_download_links(book, chapter):
+    text = page(book, build._strip_suffix(chapter.notebook))
+    nb = chapter.notebook
+    assert f"https://mybinder.org/v2/gh/rob-book/robustness-book/main?urlpath=tree/{nb}" in text
+    assert f"https://colab.research.google.com/github/rob-book/robustness-book/blob/main/{nb}" in text
+    assert f'href="../_sources/{nb}"' in text
+    download = nbformat.read(str(book / "_build" / "html" / "_sources" / nb), as_version=4)
+    assert any(c.get("outputs") for c in download.cells if c.cell_type == "code"), "download not executed"
+
+
+def test_math_is_served_offline(book):
+    html = book / "_build" / "html"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    for path in [html / "book" / "intro.html"] + [html / f"{build._strip_suffix(c.notebook)}.html" for c in CHAPTERS]:
+        text = path.read_text()
+        assert re.search(r'<script[^>]*src="\.\./_static/mathjax/tex-chtml\.js', text), path.name
+        assert "cdn.jsdelivr.net" not in text and "mathjax@" not in text, path.name
+
+
+def test_status_page_lists_every_check(book):
+    text = page(book, "book/status")
+    assert "rob-checks" in text and "checks passed" in text
+    for chapter in CHAPTERS:
+        record = json.loads((book / "_build" / "stage" / "notebooks" / f"{chapter.name}.checks.json").read_text())
+        rows = re.findall(rf"<tr><td[^>]*>{chapter.name}</td><td[^>]*>([^<]+)</td>", text)
+        assert sorted(rows) == sorted(c["id"] for c in record["checks"])
+        assert record["passed"]
+
+
+def test_intro_cites_the_papers(book):
+    text = page(book, "book/intro")
+    for name in ["Dohmatob", "Bietti", "Hassani", "Tsilivis", "Zhang", "Frei", "Bubeck", "Bombari"]:
+        assert name in text
+    bib = page(book, "book/bibliography")
+    for arxiv in ["2106.02630", "2203.11864", "2201.05149", "2210.05577", "2303.01456", "2302.01629"]:
+        assert arxiv in bib
+
+
+def test_stage_holds_sources_only(book):
+    stage = book / "_build" / "stage"
+    assert sorted(p.name for p in stage.iterdir()) == ["_config.yml", "_toc.yml", "book", "notebooks"]
+    assert (stage / "book" / "status.md").read_text() != (ROOT / "book" / "status.md").read_text()
+
+
+def test_student_build_has_no_solutions(book, tmp_path):
+    root = copy_sources(tmp_path / "student")
+    run_build(root, "--student")
+    html = root / "_build" / "html"
+    for chapter in CHAPTERS:
+        source = nbformat.read(str(ROOT / chapter.notebook), as_version=4)
+        if not any("{solution" in c.source for c in source.cells if c.cell_type == "markdown"):
+            continue
+        download = nbformat.read(str(html / "_sources" / chapter.notebook), as_version=4)
+        text = "\n".join(c.source for c in download.cells)
+        assert "{solution" not in text
+        assert not any("solution" in c.metadata.get("tags", []) for c in download.cells)
+        assert any(c.get("outputs") for c in download.cells if c.cell_type == "code")
+        page_text = (html / f"{build._strip_suffix(chapter.notebook)}.html").read_text()
+        assert 'class="solution' not in page_text
