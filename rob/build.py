@@ -132,6 +132,20 @@ def execute_notebook(chapter: str, input_path: Path, output_path: Path, cwd: Pat
         raise ChapterFailed(f"chapter {chapter} failed {where}: {type(exc).__name__}: {exc}".rstrip()) from None
 
 
+def hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's ``injected-parameters`` cell ``remove-cell`` so that the published page
+    shows the chapter's own ``parameters`` cell (with its comments) and not the build's overrides;
+    the values used are listed in the chapter's "How this was made" box."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
+
+
 def _kernel_env(root: Path, no_cache: bool) -> None:
     """Environment inherited by the kernel: cache switch and the commit of the book's sources."""
     if no_cache:
@@ -391,6 +405,7 @@ def build_book(root: Path, scale: str = "ci", seed: int = 0, no_cache: bool = Fa
         t0 = time.perf_counter()
         execute_notebook(chapter.name, nb, nb, cwd=nb.parent,
                          parameters={**params[chapter.name], "out_dir": "."}, timeout=timeout)
+        hide_injected_parameters(nb)
         checks_path = nb.parent / f"{chapter.name}.checks.json"
         result = RunResult(chapter.name, scale, seed, nb.parent, nb, checks_path,
                            round(time.perf_counter() - t0, 1), _load_checks(checks_path))

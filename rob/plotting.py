@@ -91,7 +91,7 @@ def descent_grid(df, figure: str, x_of_n, x_label: str, acts, hue_values, hue: s
     import seaborn as sns
 
     colors = dict(zip(hue_values, sns.color_palette(PALETTE, len(hue_values))))
-    fig, axes = plt.subplots(len(rows), len(acts), figsize=(3.3 * len(acts), 2.6 * len(rows)),
+    fig, axes = plt.subplots(len(rows), len(acts), figsize=(2.9 * len(acts) + 0.8, 2.3 * len(rows) + 0.3),
                              sharex=True, squeeze=False, layout="constrained")
     points = []
     for j, act in enumerate(acts):

@@ -1,8 +1,10 @@
 """rob.experiments.memorization: configuration, determinism, and the closed forms on small runs."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from rob import checks
 from rob.experiments import memorization as M
 from rob.theory import memorization as T
 
@@ -54,3 +56,76 @@ def test_leading_order_on_a_small_width_sweep():
     df = M.width_sweep(sweep, 0, "fig2b")
     ratio = (df.S2 / df.y2c).mean() / T.rf_min_norm_energy("relu", 200, 800)
     assert 0.85 < ratio < 1.25
+
+
+# -- the acceptance checks themselves: they pass on data that obey the theorems and fail otherwise --
+
+def _descent_frame(sweep, p, second_peak_at, rate):
+    """Fake multiple-descent results: S = rate(n) below p, a peak x20 at p, decay above p,
+    an extra x3 peak at n = second_peak_at for erf/tanh; ridge flattens everything."""
+    rows = []
+    for act in sweep.acts:
+        for n in sweep.ns:
+            for lam in sweep.lams:
+                for zeta in sweep.zetas:
+                    for rep in range(3):
+                        if lam > 0:
+                            s = 0.01
+                        elif n < p:
+                            s = rate(n) * (3.0 if act in ("erf", "tanh") and n == second_peak_at else 1.0)
+                        elif n == p:
+                            s = 20 * rate(p)
+                        else:
+                            s = 2 * rate(p) * p / n
+                        rows.append(dict(act=act, n=n, lam=lam, zeta=zeta, rep=rep, S=s, S2=s * s,
+                                         train_mse=1e-30 if (lam == 0 and n < p) else 1e-3))
+    return pd.DataFrame(rows)
+
+
+def _ideal_results(cfg):
+    d, k, dn, kn = cfg.fig1.d, cfg.fig1.k, cfg.fig1b.d, cfg.fig1b.k
+    fig1 = _descent_frame(cfg.fig1, k, d, lambda n: 0.3 * np.sqrt(n))
+    fig1b = _descent_frame(cfg.fig1b, dn * kn, dn, lambda n: 0.5 * np.sqrt(n / kn))
+    noise = _descent_frame(cfg.noise, k, d, lambda n: 0.3 * np.sqrt(n))
+    fig2a = pd.DataFrame([dict(act=a, d=dd, n=dd // 2, rep=r, S=1.3 * np.sqrt(dd // 2), S2=1.69 * (dd // 2),
+                               L=0.3 * 1.69 * (dd // 2), y2c=dd // 2)
+                          for a in cfg.fig2a.acts for dd in cfg.fig2a.ds for r in range(3)])
+    fig2b = pd.DataFrame([dict(act=a, k=kk, rep=r, y2c=16.0, S2=16.0 * T.rf_min_norm_energy(a, cfg.fig2b.d, kk))
+                          for a in cfg.fig2b.acts for kk in cfg.fig2b.ks for r in range(3)])
+    fig2c = pd.DataFrame([dict(act="abs", k=kk, rep=r, y2=20.0, S2=20.0 * T.ntk_abs_min_norm_energy(cfg.fig2c.d, kk))
+                          for kk in cfg.fig2c.ks for r in range(3)])
+    grad = pd.DataFrame(dict(model=["rf", "ntk"], act=["erf", "relu"], max_rel_err=[1e-10, 2e-10]))
+    return M.Results(fig1, fig1b, noise, fig2a, fig2b, fig2c, grad)
+
+
+def _failed(cfg, results):
+    report = checks.Report("memorization", {})
+    M.record_checks(report, cfg, results)
+    return report, sorted(c.id for c in report.checks if not c.passed)
+
+
+def test_checks_pass_on_data_that_obey_the_theorems():
+    cfg = M.config("ci")
+    report, failed = _failed(cfg, _ideal_results(cfg))
+    assert failed == [] and len(report.checks) == 43
+
+
+def test_checks_fail_when_the_reproduction_is_wrong():
+    cfg = M.config("ci")
+    ideal = _ideal_results(cfg)
+    # S growing like n instead of sqrt(n): the headline slope and the flatness of S/sqrt(n) fail
+    fig2a = ideal.fig2a.assign(S2=lambda f: (0.2 * f.n) ** 2)
+    assert _failed(cfg, M.replace(ideal, fig2a=fig2a))[1] == ["M3 abs", "M3 relu", "M4 abs", "M4 relu"]
+    # a wrong gradient formula, an interpolator that does not interpolate, a certificate above S^2
+    assert _failed(cfg, M.replace(ideal, grad=ideal.grad.assign(max_rel_err=[1e-10, 1e-3])))[1] == ["M2"]
+    fig1 = ideal.fig1.copy()
+    fig1.loc[(fig1.lam == 0) & (fig1.n == 100), "train_mse"] = 1e-4
+    assert _failed(cfg, M.replace(ideal, fig1=fig1))[1] == ["M1 RF"]
+    assert _failed(cfg, M.replace(ideal, fig2a=ideal.fig2a.assign(L=lambda f: 1.1 * f.S2)))[1] == ["M5"]
+    # Proposition 3 off by 30 %
+    assert _failed(cfg, M.replace(ideal, fig2b=ideal.fig2b.assign(S2=lambda f: 1.3 * f.S2)))[1] == ["M7 abs", "M7 relu"]
+    # no second peak for erf
+    fig1 = ideal.fig1.copy()
+    sel = (fig1.act == "erf") & (fig1.n == cfg.fig1.d) & (fig1.lam == 0)
+    fig1.loc[sel, "S"] /= 3
+    assert _failed(cfg, M.replace(ideal, fig1=fig1))[1] == ["M12 erf"]
