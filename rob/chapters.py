@@ -38,7 +38,7 @@ CHAPTERS: dict[str, Chapter] = {
             theorem="Every random-features interpolator of noisy labels has Sobolev seminorm ≳ √n "
                     "(√(n/k) in the finite-width NTK regime)",
             runtime={"ci": "about 1 min on 2 CPU cores",
-                     "paper": "about 2-3 h on 2 CPU cores (NTK fits near n=kd dominate); minutes on a GPU"},
+                     "paper": "about 1 h on 2 CPU cores (the NTK fits near n = kd take half of it)"},
             bounds={"n_test": (100, 100_000)},
         ),
     ]

@@ -1,60 +1,25 @@
 """`rob build` stages, executes and builds the whole book (slow).
 
-The book is built once per test session, from a copy of the book's sources in a temporary folder,
-so a user's ``_build`` is left alone.  The session's temporary ``ROB_CACHE_DIR`` is shared with the
-chapter runs of ``test_chapters_run.py``.
+The book is built once per test session (the ``book`` fixture of ``conftest.py``, shared with
+``test_book_browser.py``), from a copy of the book's sources in a temporary folder, so a user's
+``_build`` is left alone.  The session's temporary ``ROB_CACHE_DIR`` is shared with the chapter runs
+of ``test_chapters_run.py``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import copy_sources, run_build
 
-from rob import build, checks
+from rob import build
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-
-def rob_command() -> list[str]:
-    script = Path(sys.executable).with_name("rob")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "rob.cli"]
-
-
-def copy_sources(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / "notebooks").mkdir()
-    for nb in (ROOT / "notebooks").glob("*.ipynb"):
-        shutil.copy2(nb, dest / "notebooks" / nb.name)
-    return dest
-
-
-def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ROB_GIT_COMMIT": checks.git_commit(ROOT), "ROB_PROGRESS": "1"}
-    res = subprocess.run(rob_command() + ["build", *args], cwd=root, capture_output=True, text=True,
-                         timeout=3600, env=env)
-    (root / "build.log").write_text(res.stdout + "\n" + res.stderr)
-    assert res.returncode == 0, f"rob build {' '.join(args)} failed:\n{res.stderr[-6000:]}"
-    return res
-
-
-@pytest.fixture(scope="session")
-def book(tmp_path_factory) -> Path:
-    """A book built by `rob build` from a copy of the sources; returns its root."""
-    root = copy_sources(tmp_path_factory.mktemp("book"))
-    run_build(root)
-    return root
 
 
 CHAPTERS = build.toc_chapters(ROOT)
