@@ -41,6 +41,17 @@ CHAPTERS: dict[str, Chapter] = {
                      "paper": "about 1 h on 2 CPU cores (the NTK fits near n = kd take half of it)"},
             bounds={"n_test": (100, 100_000)},
         ),
+        Chapter(
+            name="implicit-bias",
+            title="Implicit bias: generalization vs robustness",
+            notebook="notebooks/implicit-bias.ipynb",
+            paper="Frei, Vardi, Bartlett & Srebro 2023, arXiv:2303.01456",
+            theorem="Every KKT point of the margin problem (the limit of gradient flow) generalizes on "
+                    "clustered data but is flipped by one universal perturbation of norm ≈ √(d/k), "
+                    "while a robust network with radius ≈ √d/2 exists",
+            runtime={"ci": "about 20 s on 2 CPU cores",
+                     "paper": "about 25 min on 2 CPU cores (estimated from timed partial runs: three d = 10000, m = 256 networks of 1000 steps)"},
+        ),
     ]
 }
 
