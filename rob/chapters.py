@@ -50,7 +50,7 @@ CHAPTERS: dict[str, Chapter] = {
                     "clustered data but is flipped by one universal perturbation of norm ≈ √(d/k), "
                     "while a robust network with radius ≈ √d/2 exists",
             runtime={"ci": "about 20 s on 2 CPU cores",
-                     "paper": "about 25 min on 2 CPU cores (estimated from timed partial runs: three d = 10000, m = 256 networks of 1000 steps)"},
+                     "paper": "about 10 min on 2 CPU cores (three d = 10000, m = 256 networks of 1000 steps)"},
         ),
     ]
 }
