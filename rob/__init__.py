@@ -8,12 +8,17 @@ Flat modules, one concept each:
 - :mod:`rob.solvers`      min-norm least squares and ridge
 - :mod:`rob.robustness`   Monte-Carlo Sobolev seminorm
 - :mod:`rob.kernels`      arc-cosine kernels, exact feature covariance on the sphere, Poincaré certificate
+- :mod:`rob.clusters`     cluster data, the universal direction, the robust network and its exact radius
+- :mod:`rob.homogeneous`  two-layer ReLU networks with trained biases, gradient descent, KKT diagnostics
+- :mod:`rob.attacks`      critical size along a fixed direction, ℓ2 PGD
+- :mod:`rob.stats`        small shared statistics (log-log slopes)
 - :mod:`rob.theory`       closed-form predictions, one module per chapter
 - :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter
 - :mod:`rob.checks`       quantitative checks recorded as data
 - :mod:`rob.cache`        on-disk cache of expensive computations
 - :mod:`rob.params`       parameter validation and device selection
 - :mod:`rob.plotting`     the book's figure style and figure export
+- :mod:`rob.chapters`     the chapter registry; :mod:`rob.build`, :mod:`rob.cli`, :mod:`rob.student`: the ``rob`` command
 """
 
 __version__ = "0.1.0"

@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import attacks, clusters, homogeneous
 from ..progress import track
+from ..stats import loglog_slope  # noqa: F401  (also used by the notebook as M.loglog_slope)
 
 # ----------------------------------------------------------------------------------------------
 # configuration
@@ -170,11 +171,6 @@ def sweep(specs: tuple[RunSpec, ...], seed: int, panel: str, reps: int = 1) -> p
     """One row of :attr:`Run.summary` per (sweep point, replicate)."""
     jobs = [(s, r) for s in specs for r in range(reps)]
     return pd.DataFrame([run(s, seed, panel, r).summary for s, r in track(jobs, desc=f"{panel}-sweep")])
-
-
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of ``log y`` against ``log x``."""
-    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
 
 @dataclass(frozen=True)

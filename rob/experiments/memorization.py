@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import activations, data, features, kernels, robustness, solvers
 from ..progress import track
+from ..stats import loglog_slope
 
 # ----------------------------------------------------------------------------------------------
 # configuration
@@ -251,11 +252,6 @@ def medians(df: pd.DataFrame, by: list[str], col: str = "S") -> pd.DataFrame:
     """Median and interquartile range of ``col`` over replicates for each group of ``by``."""
     g = df.groupby(by)[col]
     return pd.DataFrame({"median": g.median(), "q25": g.quantile(0.25), "q75": g.quantile(0.75)}).reset_index()
-
-
-def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
-    """Least-squares slope of ``log y`` against ``log x``."""
-    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
 
 def at(curve: pd.Series, n: float) -> float:
