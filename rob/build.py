@@ -307,16 +307,6 @@ def _set_hide_solutions(config_path: Path) -> None:
     config_path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(_fmt(v) for v in value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return str(value)
-        return f"{value:.3g}" if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4) else f"{value:.4g}"
-    return str(value)
-
-
 def status_markdown(records: list[dict[str, Any]], docs: dict[str, str], scale: str, seed: int,
                     commit: str) -> str:
     """The "Reproduction status" page: a summary and one table row per chapter and check."""
@@ -335,7 +325,7 @@ def status_markdown(records: list[dict[str, Any]], docs: dict[str, str], scale: 
     for rec in records:
         passed = sum(bool(c.get("passed")) for c in rec.get("checks", []))
         lines.append(f"- {{doc}}`{docs[rec['chapter']]}`: {passed} of {len(rec.get('checks', []))} "
-                     f"checks passed, runtime {_fmt(rec.get('runtime_s'))} s.")
+                     f"checks passed, runtime {checks.format_value(rec.get('runtime_s'))} s.")
     lines += ["", "(status-table)=", "## All checks", ""]
     head = ["chapter", "check", "what", "value", "target", "tolerance", "result", "seed", "scale",
             "runtime (s)", "commit"]
@@ -343,9 +333,9 @@ def status_markdown(records: list[dict[str, Any]], docs: dict[str, str], scale: 
             "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead>", "<tbody>"]
     for rec in records:
         for c in rec.get("checks", []):
-            cells = [rec["chapter"], c.get("id"), c.get("description"), _fmt(c.get("value")),
+            cells = [rec["chapter"], c.get("id"), c.get("description"), checks.format_value(c.get("value")),
                      c.get("target"), c.get("tolerance"), "pass" if c.get("passed") else "FAIL",
-                     rec.get("seed"), rec.get("scale"), _fmt(rec.get("runtime_s")), rec.get("git_commit")]
+                     rec.get("seed"), rec.get("scale"), checks.format_value(rec.get("runtime_s")), rec.get("git_commit")]
             tds = "".join(f'<td class="rob-col-{h.split()[0]}">{html.escape(str(v))}</td>'
                           for h, v in zip(head, cells))
             cls = "" if c.get("passed") else ' class="rob-fail"'

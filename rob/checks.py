@@ -55,12 +55,16 @@ def _as_list(value: Any) -> float | list[float]:
     return float(arr) if arr.ndim == 0 else [float(v) for v in arr.ravel()]
 
 
-def _fmt(x: float) -> str:
-    if x is None or not math.isfinite(x):
-        return str(x)
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e4):
-        return f"{x:.3g}"
-    return f"{x:.4g}"
+def format_value(value: Any) -> str:
+    """How a measured value or a target is shown to a reader: 4 significant digits, scientific
+    notation for very small or large numbers, lists joined with commas, anything else as ``str``."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return str(value)
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
+        return f"{value:.3g}"
+    return f"{value:.4g}"
 
 
 def git_commit(path: str | os.PathLike = ".") -> str:
@@ -102,23 +106,25 @@ class Report:
 
     def within(self, id: str, description: str, value: Any, target: float, tol: float) -> Check:
         """Pass iff ``|value - target| <= tol``."""
-        return self._add(id, description, value, _fmt(target), f"± {_fmt(tol)}", target - tol, target + tol)
+        return self._add(id, description, value, format_value(target), f"± {format_value(tol)}",
+                         target - tol, target + tol)
 
     def between(self, id: str, description: str, value: Any, lower: float, upper: float) -> Check:
         """Pass iff ``lower <= value <= upper``."""
-        return self._add(id, description, value, f"[{_fmt(lower)}, {_fmt(upper)}]", "interval", lower, upper)
+        return self._add(id, description, value, f"[{format_value(lower)}, {format_value(upper)}]", "interval",
+                         lower, upper)
 
     def below(self, id: str, description: str, value: Any, upper: float) -> Check:
         """Pass iff ``value <= upper``."""
-        return self._add(id, description, value, f"≤ {_fmt(upper)}", "bound", None, upper)
+        return self._add(id, description, value, f"≤ {format_value(upper)}", "bound", None, upper)
 
     def above(self, id: str, description: str, value: Any, lower: float) -> Check:
         """Pass iff ``value >= lower``."""
-        return self._add(id, description, value, f"≥ {_fmt(lower)}", "bound", lower, None)
+        return self._add(id, description, value, f"≥ {format_value(lower)}", "bound", lower, None)
 
     def equal(self, id: str, description: str, value: Any, target: float) -> Check:
         """Pass iff ``value == target`` exactly (e.g. the location of a peak on a grid)."""
-        return self._add(id, description, value, _fmt(target), "exact", target, target)
+        return self._add(id, description, value, format_value(target), "exact", target, target)
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -130,7 +136,7 @@ class Report:
         import pandas as pd
 
         rows = [{"check": c.id, "what": c.description,
-                 "value": (_fmt(c.value) if isinstance(c.value, float) else ", ".join(_fmt(v) for v in c.value)),
+                 "value": format_value(c.value),
                  "target": c.target, "tolerance": c.tolerance, "passed": "pass" if c.passed else "FAIL"}
                 for c in self.checks]
         return pd.DataFrame(rows, columns=["check", "what", "value", "target", "tolerance", "passed"])
