@@ -51,3 +51,14 @@ def get(name: str) -> Activation:
         return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}") from None
+
+
+# -- smooth and polynomial activations of the regimes chapter (quadratic model; ELU for the lazy regime) --
+def _elu(t: Array) -> Array:
+    return np.where(t > 0, t, np.expm1(np.minimum(t, 0.0)))
+
+
+ACTIVATIONS["quad"] = Activation("quad", lambda t: t * t, lambda t: 2.0 * t, lambda t: np.full_like(t, 2.0, dtype=float),
+                                 False)
+ACTIVATIONS["elu"] = Activation("elu", _elu, lambda t: np.where(t > 0, 1.0, np.exp(np.minimum(t, 0.0))),
+                                lambda t: np.where(t > 0, 0.0, np.exp(np.minimum(t, 0.0))), False)

@@ -40,3 +40,8 @@ def sphere_regression(n: int, n_test: int, d: int, zeta: float, rng: np.random.G
     X_test = sphere(n_test, d, rng)
     y_test = X_test @ w_star + zeta * rng.standard_normal(n_test)
     return SphereRegression(X, y, X_test, y_test, w_star, float(zeta))
+
+
+def gaussian(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` i.i.d. points of ``N(0, I_d)`` (the regimes chapter's inputs), shape (n, d)."""
+    return rng.standard_normal((n, d))

@@ -1,0 +1,377 @@
+"""Sweeps of the regimes chapter (setting of Dohmatob & Bietti 2022, arXiv:2203.11864; the closed
+forms are derived for the book, see :mod:`rob.theory.regimes`).
+
+- :func:`closed_forms` (Figure 1): per replicate one traceless GOE target ``B`` and one nested
+  ``W`` (unit rows); NT, RF and NN (Eckart–Young) at every width ``m = round(ψd)``.
+- :func:`nn_descent` (Figure 1, stars): gradient descent on the fully trained quadratic network
+  against its sign-constrained optimum.
+- :func:`nt_monte_carlo`: the NT projection realised as a network and measured by Monte Carlo.
+- :func:`rf_wide` (Figure 2a): RF at widths of order ``d²`` by pivoted QR.
+- :func:`lazy` (Figure 2b, Propositions 3 and 4): lazy training with ELU (and ``t²``) by
+  population least squares; the ``α²`` law and the initialisation point from ``J`` draws of ``z``.
+
+Every replicate has its own stream ``np.random.default_rng(SeedSequence([seed, part, rep]))``; the
+computations pin BLAS to one thread (small matrices; the machine is shared).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from .. import activations, data, features, hermite, quadratic, regimes
+from ..progress import track
+from ..robustness import sobolev_seminorm
+from ..stats import loglog_slope
+from ..theory import regimes as T
+
+# ----------------------------------------------------------------------------------------------
+# configuration
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes of every part (spec §7)."""
+
+    scale: str
+    d: int                               # Figure 1 closed forms
+    psis: tuple[float, ...]
+    reps: int
+    gd_d: int                            # Figure 1, gradient descent
+    gd_psis: tuple[float, ...]
+    gd_steps: int
+    mc_psi: float                        # NT Monte-Carlo validation (replicate 0 of Figure 1)
+    mc_n_test: int
+    rf_d: int                            # Figure 2a
+    rf_ratios: tuple[float, ...]
+    rf_reps: int
+    lazy_d: int                          # Figure 2b, Propositions 3 and 4 (ELU)
+    lazy_m: int
+    lazy_reps: int
+    alphas: tuple[float, ...]
+    J: int
+    lazy_n_test: int = 20_000
+    lazy_n_factor: int = 100             # N = lazy_n_factor · (1 + md)
+    gd_lr: float = 0.05
+    gd_init: float = 1e-3
+    init_alpha: float = 2.0              # Proposition 4
+    fig_init_alphas: tuple[float, ...] = (0.5, 1.0, 2.0)
+    mc_chunk: int = 10_000
+
+
+def _grid(start: float, stop: float, step: float) -> tuple[float, ...]:
+    return tuple(float(x) for x in np.round(np.arange(start, stop + step / 2, step), 10))
+
+
+RF_RATIOS = (0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.2)
+
+
+def config(scale: str) -> Config:
+    """The sizes of ``scale`` ("ci" or "paper")."""
+    if scale == "ci":
+        return Config("ci", d=100, psis=_grid(0.1, 1.5, 0.1), reps=5, gd_d=100, gd_psis=(0.25, 0.5, 1.0),
+                      gd_steps=6000, mc_psi=0.5, mc_n_test=50_000, rf_d=30, rf_ratios=RF_RATIOS, rf_reps=5,
+                      lazy_d=20, lazy_m=10, lazy_reps=3, alphas=(2.0, 4.0, 8.0), J=200)
+    if scale == "paper":
+        return Config("paper", d=1000, psis=_grid(0.02, 1.5, 0.02), reps=10, gd_d=300,
+                      gd_psis=(0.25, 0.5, 0.75, 1.0), gd_steps=20_000, mc_psi=0.5, mc_n_test=50_000, rf_d=60,
+                      rf_ratios=RF_RATIOS, rf_reps=10, lazy_d=40, lazy_m=20, lazy_reps=5,
+                      alphas=(1.0, 2.0, 4.0, 8.0, float(np.sqrt(20))), J=400)
+    raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
+
+
+PARTS = {"closed": 1, "gd": 2, "mc": 3, "rf": 4, "lazy": 5, "quad": 6, "alpha": 7, "init": 8}
+
+
+def _rng(seed: int, part: str, rep: int = 0) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, PARTS[part], rep]))
+
+
+def widths(cfg: Config) -> list[int]:
+    """``m = round(ψd)`` for the ψ grid of Figure 1."""
+    return [int(round(p * cfg.d)) for p in cfg.psis]
+
+
+def draw_target_and_weights(cfg: Config, seed: int, rep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate ``rep`` of Figure 1: the target ``B`` and the nested unit-row ``W`` (max width rows)."""
+    rng = _rng(seed, "closed", rep)
+    B = quadratic.goe_traceless(cfg.d, rng)
+    W = data.sphere(max(widths(cfg)), cfg.d, rng)
+    return B, W
+
+
+# ----------------------------------------------------------------------------------------------
+# the parts
+# ----------------------------------------------------------------------------------------------
+
+
+def closed_forms(cfg: Config, seed: int) -> pd.DataFrame:
+    """One row per (replicate, ψ, regime ∈ {NT, RF, NN, NN-balanced}): ``eps`` = ε/V, ``S2`` = S²/S⋆²."""
+    ms = widths(cfg)
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for rep in track(range(cfg.reps), desc=f"closed forms (d={cfg.d})"):
+            B, W = draw_target_and_weights(cfg, seed, rep)
+            nt = regimes.nt_projection_nested(W, B, ms)
+            rf = regimes.rf_projection_nested(W, B, ms)
+            for psi, m, a, b in zip(cfg.psis, ms, nt, rf):
+                nn = quadratic.normalised_measures(regimes.nn_truncation(B, m), B)
+                nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True), B)
+                for regime, (e, s) in (("NT", a), ("RF", b), ("NN", nn), ("NN-balanced", nb)):
+                    rows.append(dict(rep=rep, psi=psi, m=m, regime=regime, eps=e, S2=s))
+    return pd.DataFrame(rows)
+
+
+def nn_descent(cfg: Config, seed: int, device: str = "cpu") -> pd.DataFrame:
+    """Gradient descent on the fully trained network at each ψ of ``cfg.gd_psis`` (one target for all
+    widths), with the sign-constrained truncation it should reach."""
+    rng = _rng(seed, "gd")
+    B = quadratic.goe_traceless(cfg.gd_d, rng)
+    rows = []
+    for psi in track(cfg.gd_psis, desc=f"NN gradient descent (d={cfg.gd_d})"):
+        m = int(round(psi * cfg.gd_d))
+        M = regimes.nn_gradient_descent(B, m, cfg.gd_steps, cfg.gd_lr, cfg.gd_init, rng, device)
+        e, s = quadratic.normalised_measures(M, B)
+        et, st = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True), B)
+        rows.append(dict(psi=psi, m=m, eps=e, S2=s, eps_trunc=et, S2_trunc=st, residual=abs(e + s - 1)))
+    return pd.DataFrame(rows)
+
+
+def nt_monte_carlo(cfg: Config, seed: int) -> dict[str, float]:
+    """Realise the NT projection of replicate 0 at ``ψ = mc_psi`` as a quadratic-activation network
+    (:func:`rob.regimes.realise_nt_network`), evaluate it and its input gradient with
+    :mod:`rob.features` on ``mc_n_test`` fresh Gaussian points, and compare the Monte-Carlo means of
+    ``(f − f⋆)²`` and ``‖∇f‖²`` (with standard errors) with the closed form."""
+    B, Wfull = draw_target_and_weights(cfg, seed, 0)
+    m = int(round(cfg.mc_psi * cfg.d))
+    W = Wfull[:m]
+    quad = activations.get("quad")
+    A, c = regimes.realise_nt_network(W, B)
+    eps_cf, S2_cf = quadratic.normalised_measures(regimes.nt_projection(W, B), B)
+    V, S2s = quadratic.variance(B), quadratic.dirichlet_energy(B)
+    rng = _rng(seed, "mc")
+    err, grads = [], []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for s in range(0, cfg.mc_n_test, cfg.mc_chunk):
+            X = data.gaussian(min(cfg.mc_chunk, cfg.mc_n_test - s), cfg.d, rng)
+            f = regimes.nt_network_output(X, W, A, c, quad)
+            err.append((f - quadratic.value(X, B, -np.trace(B))) ** 2)
+            g = features.ntk_input_grad(X, W, A.ravel() * np.sqrt(m), quad)
+            grads.append(np.einsum("ij,ij->i", g, g))
+    err = np.concatenate(err)
+    # only the squared gradient norms are kept per point: a one-column "gradient" of norm ‖∇f‖
+    sob = sobolev_seminorm(np.sqrt(np.concatenate(grads))[:, None])
+    return dict(m=m, d=cfg.d, n_test=cfg.mc_n_test,
+                eps_mc=float(err.mean() / V), eps_se=float(err.std(ddof=1) / np.sqrt(len(err)) / V),
+                S2_mc=sob.energy / S2s, S2_se=sob.energy_se / S2s, eps_cf=eps_cf, S2_cf=S2_cf)
+
+
+def rf_wide(cfg: Config, seed: int) -> pd.DataFrame:
+    """Figure 2a: RF at ``m = round(ratio·D)`` with nested ``W`` (``round(max ratio·D)`` rows) and
+    the exact conditional mean, per replicate."""
+    d = cfg.rf_d
+    D = d * (d + 1) // 2
+    ms = [int(round(r * D)) for r in cfg.rf_ratios]
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for rep in track(range(cfg.rf_reps), desc=f"RF at m ~ d^2 (d={d})"):
+            rng = _rng(seed, "rf", rep)
+            B = quadratic.goe_traceless(d, rng)
+            W = data.sphere(max(ms), d, rng)
+            for ratio, m in zip(cfg.rf_ratios, ms):
+                r = regimes.rf_projection_qr(W[:m], B)
+                rows.append(dict(rep=rep, ratio=ratio, m=m, D=D, eps=r.eps, S2=r.S2, dim=r.dim, pe2=r.pe2,
+                                 cond_mean=r.cond_mean))
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """Figure 2b and Propositions 3-4: one row per fitted replicate (``act``, ``rep``, normalised
+    NT error and energy, slopes ``e1``, ``s1``), the α²-law draws (J-means, standard errors, law)
+    and the initialisation point (J-means against Proposition 4)."""
+
+    fits: pd.DataFrame
+    alpha: pd.DataFrame
+    init: pd.DataFrame
+    moments: dict[str, float] = field(default_factory=dict)
+
+
+def _lazy_fit(act: str, cfg: Config, seed: int, part: str, rep: int):
+    rng = _rng(seed, part, rep)
+    d, m = cfg.lazy_d, cfg.lazy_m
+    B = quadratic.goe_traceless(d, rng)
+    W = data.sphere(m, d, rng)
+    N = cfg.lazy_n_factor * (1 + m * d)
+    return regimes.lazy_projection(activations.get(act), W, B, N, cfg.lazy_n_test, rng)
+
+
+def _z_stats(values: np.ndarray) -> tuple[float, float]:
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def lazy(cfg: Config, seed: int) -> Lazy:
+    """ELU fits (``lazy_reps`` weight draws) and one ``t²`` fit; the α² law on ELU replicate 0 with
+    ``J`` Gaussian draws ``z ~ N(0, α²I/m)`` per α; the initialisation point at ``init_alpha``."""
+    m = cfg.lazy_m
+    rows, fits = [], {}
+    jobs = [("elu", "lazy", r) for r in range(cfg.lazy_reps)] + [("quad", "quad", 0)]
+    with threadpool_limits(limits=1, user_api="blas"):
+        for act, part, rep in track(jobs, desc=f"lazy least squares (d={cfg.lazy_d}, m={m})"):
+            fit = _lazy_fit(act, cfg, seed, part, rep)
+            fits[(act, rep)] = fit
+            rows.append(dict(act=act, rep=rep, eps=fit.eps_nt / fit.V, S2=fit.S2_nt / fit.S2_star,
+                             e1=fit.e1, s1=fit.s1, e1_n=fit.e1 / fit.V, s1_n=fit.s1 / fit.S2_star))
+    fit = fits[("elu", 0)]
+    e_s2, e_ds2 = hermite.moments(activations.get("elu"))
+    rng = _rng(seed, "alpha")
+    arows = []
+    for a in cfg.alphas:
+        Z = a / np.sqrt(m) * rng.standard_normal((cfg.J, m))
+        for stat, gram, law in (("eps", fit.err_gram, fit.eps_nt + fit.e1 * a * a),
+                                ("S2", fit.grad_gram, fit.S2_nt + fit.s1 * a * a)):
+            mean, se = _z_stats(regimes.quadratic_draws(gram, Z))
+            arows.append(dict(alpha=a, alpha2=a * a, stat=stat, mean=mean, se=se, law=law, z=(mean - law) / se))
+    rng = _rng(seed, "init")
+    a = cfg.init_alpha
+    Z = a / np.sqrt(m) * rng.standard_normal((cfg.J, m))
+    irows = []
+    for stat, vals, law in (("eps", regimes.quadratic_draws(fit.init_err_gram, Z), fit.V + a * a * e_s2),
+                            ("S2", regimes.quadratic_draws(fit.init_grad_gram, Z, lead=False), a * a * e_ds2)):
+        mean, se = _z_stats(vals)
+        irows.append(dict(alpha=a, stat=stat, mean=mean, se=se, law=law, z=(mean - law) / se))
+    return Lazy(pd.DataFrame(rows), pd.DataFrame(arows), pd.DataFrame(irows),
+                dict(e_sigma2=e_s2, e_dsigma2=e_ds2, V=fit.V, S2_star=fit.S2_star))
+
+
+@dataclass(frozen=True)
+class Results:
+    closed: pd.DataFrame
+    gd: pd.DataFrame
+    mc: dict
+    rf: pd.DataFrame
+    lazy: Lazy
+
+
+# ----------------------------------------------------------------------------------------------
+# acceptance checks (spec §8): R1-R18
+# ----------------------------------------------------------------------------------------------
+
+
+def theory_curves(cfg: Config) -> pd.DataFrame:
+    """ε/V per ψ of the grid: NT exact finite-d mean, its limit (1−ψ)₊², F_sc and RF 1 − m/(D−1)."""
+    D = cfg.d * (cfg.d + 1) // 2
+    return pd.DataFrame([dict(psi=p, m=m, nt_exact=T.nt_exact_mean(cfg.d, m), nt_limit=T.nt_limit(p),
+                              nn=T.f_sc(p), rf=1 - m / (D - 1)) for p, m in zip(cfg.psis, widths(cfg))])
+
+
+def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
+    """Record the acceptance checks R1-R18 in ``report`` and return the numbers the prose quotes."""
+    C = res.closed
+    th = theory_curves(cfg).set_index("psi")
+    main = C[C.regime.isin(["NT", "RF", "NN"])]
+    ident = np.concatenate([np.abs(main.eps + main.S2 - 1).to_numpy(), np.abs(res.rf.eps + res.rf.S2 - 1).to_numpy()])
+    report.below("R1", "identity |ε/V + S²/S⋆² − 1|, max over NT, RF, NN truncation, every replicate and ψ "
+                 "(and the RF of Figure 2a)", float(ident.max()), 1e-10)
+
+    nt = C[C.regime == "NT"]
+    nt_mean = nt.groupby("psi").eps.mean()
+    below1 = nt_mean.index[nt_mean.index < 1]
+    dev = (nt_mean[below1] - th.nt_exact[below1]).abs()
+    report.below("R2", "NT: max over ψ < 1 of |replicate mean ε/V − exact finite-d expectation|", float(dev.max()),
+                 0.025)
+    report.below("R3", "NT: max ε/V over ψ ≥ 1 (exactly zero)", float(nt[nt.psi >= 1].eps.max()), 1e-12)
+    band = [p for p in nt_mean.index if 0.1 - 1e-9 <= p <= 0.9 + 1e-9]
+    slope = loglog_slope(1 - np.asarray(band), nt_mean[band])
+    slope_th = loglog_slope(1 - np.asarray(band), th.nt_exact[band])
+    report.within("R4", "NT rate: slope of log mean ε/V against log(1 − ψ), ψ ∈ [0.1, 0.9] (target: slope of the "
+                  "exact finite-d curve; limit 2)", slope, slope_th, 0.16)
+    rf = C[C.regime == "RF"]
+    report.above("R5", "RF learns almost nothing at m ≍ d: min over ψ and replicates of ε_RF/V",
+                 float(rf.eps.min()), 0.95)
+    nn_mean = C[C.regime == "NN"].groupby("psi").eps.mean()
+    dev_nn = (nn_mean - th.nn).abs()
+    report.below("R6", "NN: max over ψ of |replicate mean Eckart–Young ε/V − F_sc(ψ)|", float(dev_nn.max()), 0.02)
+
+    gd = res.gd
+    report.below("R7 error", "NN gradient descent: max over ψ of |ε_GD − ε_trunc|/V (sign-constrained optimum)",
+                 float((gd.eps - gd.eps_trunc).abs().max()), 2e-3)
+    report.below("R7 identity", "NN gradient descent: max identity residual |ε/V + S²/S⋆² − 1|",
+                 float(gd.residual.max()), 1e-4)
+
+    mc = res.mc
+    z_mc = [(mc["eps_mc"] - mc["eps_cf"]) / mc["eps_se"], (mc["S2_mc"] - mc["S2_cf"]) / mc["S2_se"]]
+    report.within("R8", "Monte Carlo of the realised NT network: z-scores of ε and S² against the closed form",
+                  z_mc, 0.0, 5.0)
+
+    piv = C.pivot_table(index=["rep", "psi"], columns="regime", values="eps").reset_index()
+    sub = piv[piv.psi < 1]
+    margin_order = float(min((sub.NT - sub.NN).min(), (sub.RF - sub.NT).min()))
+    mono = float(-nt.sort_values(["rep", "psi"]).groupby("rep").eps.diff().max())
+    report.above("R9", "ordering ε_NN ≤ ε_NT ≤ ε_RF (ψ < 1) and NT monotone in ψ: smallest margins (each ≥ 0)",
+                 [margin_order, mono], -1e-12)
+
+    rfw = res.rf
+    part = rfw[rfw.ratio < 1]
+    gap = (part.S2 - part.cond_mean).groupby(part.ratio).mean()
+    report.within("R10", "Figure 2a: replicate mean of S²_RF/S⋆² − exact conditional mean, each m/D < 1",
+                  gap.to_numpy(), 0.0, 0.08)
+    full = rfw[rfw.m >= rfw.D]
+    report.below("R11", "Figure 2a: |S²_RF/S⋆² − 1| for m ≥ D", float(np.abs(full.S2 - 1).max()), 1e-10)
+
+    L = res.lazy
+    q = L.fits[L.fits.act == "quad"]
+    report.below("R12", "quadratic activation has no initialisation effect: max(e1, s1)",
+                 float(max(q.e1.max(), q.s1.max())), 1e-20)
+    elu = L.fits[L.fits.act == "elu"]
+    report.between("R13 ratio", "ELU: mean over replicates of s1/e1 (initialisation effect is rough)",
+                   float((elu.s1 / elu.e1).mean()), 4.0, 6.0)
+    report.above("R13 sign", "ELU: e1 and s1 of every replicate (> 0)", np.concatenate([elu.e1, elu.s1]), 1e-12)
+    tot = elu.eps + elu.S2
+    report.between("R14", "ELU NT lies above the line: mean over replicates of ε/V + S²/S⋆²", float(tot.mean()),
+                   1.15, 1.35)
+    report.above("R15", "Proposition 2 for ELU NT: S²/S⋆² − (1 − ε/V)², every replicate",
+                 (elu.S2 - T.lower_bound(elu.eps)).to_numpy(), 0.0)
+    report.within("R16", "α² law (Proposition 3): z-scores of the J-means of ε(f_α), S(f_α)² against the law",
+                  L.alpha.z.to_numpy(), 0.0, 5.0)
+    report.within("R17", "initialisation point (Proposition 4): z-scores of the J-means of ε(f₀), S(f₀)²",
+                  L.init.z.to_numpy(), 0.0, 5.0)
+
+    fq = [T.f_sc_quadrature(0.5), T.f_sc_quadrature(0.25)]
+    report.within("R18 F_sc", "F_sc(0.5), F_sc(0.25): brentq closed form − semicircle quadrature",
+                  [T.f_sc(0.5) - fq[0], T.f_sc(0.25) - fq[1]], 0.0, 1e-9)
+    cf = T.elu_moments()
+    report.within("R18 ELU", "ELU E σ², E σ'²: Hermite-module quadrature − closed form",
+                  [L.moments["e_sigma2"] - cf[0], L.moments["e_dsigma2"] - cf[1]], 0.0, 1e-6)
+
+    a0 = L.alpha
+    quote = {
+        "rg-d": cfg.d, "rg-reps": cfg.reps, "rg-ident-max": float(ident.max()), "rg-r2": float(dev.max()),
+        "rg-slope": slope, "rg-slope-th": slope_th, "rg-rf-min": float(rf.eps.min()), "rg-r6": float(dev_nn.max()),
+        "rg-nt-half": float(nt_mean.get(0.5, np.nan)), "rg-nt-half-th": float(T.nt_exact_mean(cfg.d, cfg.d // 2)),
+        "rg-nn-half": float(nn_mean.get(0.5, np.nan)), "rg-fsc-half": T.f_sc(0.5),
+        "rg-rf-half": float(rf[np.isclose(rf.psi, 0.5)].eps.mean()) if np.isclose(rf.psi, 0.5).any() else float("nan"),
+        "rg-gd-max": float((gd.eps - gd.eps_trunc).abs().max()), "rg-gd-res": float(gd.residual.max()),
+        "rg-mc-eps": mc["eps_mc"], "rg-mc-eps-se": mc["eps_se"], "rg-mc-eps-cf": mc["eps_cf"],
+        "rg-mc-S2": mc["S2_mc"], "rg-mc-S2-se": mc["S2_se"], "rg-mc-S2-cf": mc["S2_cf"],
+        "rg-r10": float(np.abs(gap).max()),
+        "rg-elu-eps": float(elu.eps.mean()), "rg-elu-S2": float(elu.S2.mean()), "rg-elu-tot": float(tot.mean()),
+        "rg-e1": float(elu.e1.mean()), "rg-s1": float(elu.s1.mean()), "rg-ratio": float((elu.s1 / elu.e1).mean()),
+        "rg-quad-e1": float(q.e1.max()), "rg-excess-std": float(elu.s1.mean() * cfg.lazy_m),
+        "rg-alpha-zmax": float(np.abs(a0.z).max()), "rg-init-zmax": float(np.abs(L.init.z).max()),
+        "rg-init-S2": float(L.init[L.init.stat == "S2"]["mean"].iloc[0]),
+        "rg-init-eps": float(L.init[L.init.stat == "eps"]["mean"].iloc[0]),
+        "rg-init-S2-law": float(L.init[L.init.stat == "S2"].law.iloc[0]),
+        "rg-init-eps-law": float(L.init[L.init.stat == "eps"].law.iloc[0]),
+        "rg-esig2": L.moments["e_sigma2"], "rg-edsig2": L.moments["e_dsigma2"],
+        "rg-lazy-m": cfg.lazy_m, "rg-lazy-d": cfg.lazy_d,
+    }
+    return {k: float(v) for k, v in quote.items()}
+
+
+__all__ = ["Config", "Results", "Lazy", "config", "widths", "draw_target_and_weights", "closed_forms",
+           "nn_descent", "nt_monte_carlo", "rf_wide", "lazy", "theory_curves", "record_checks", "replace"]
