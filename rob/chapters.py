@@ -52,6 +52,19 @@ CHAPTERS: dict[str, Chapter] = {
             runtime={"ci": "about 20 s on 2 CPU cores",
                      "paper": "about 10 min on 2 CPU cores (three d = 10000, m = 256 networks of 1000 steps)"},
         ),
+        Chapter(
+            name="regimes",
+            title="Robustness across learning regimes",
+            notebook="notebooks/regimes.ipynb",
+            paper="Dohmatob & Bietti 2022, arXiv:2203.11864",
+            theorem="For a quadratic target with infinite data, every RF / lazy (NT) projection and every "
+                    "stationary point of full training of a quadratic-activation network has normalised test "
+                    "error + normalised Dirichlet energy = 1 (derived for the book); a random initialisation "
+                    "of scale α adds an excess ∝ α² to both in lazy training",
+            runtime={"ci": "about 15 s on 2 CPU cores",
+                     "paper": "about 20 min on 2 CPU cores (PAPER_RUNTIME)"},
+            bounds={"J": (20, 5000)},
+        ),
     ]
 }
 

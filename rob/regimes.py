@@ -169,11 +169,13 @@ def rf_projection_qr(W: np.ndarray, B: np.ndarray, rtol: float = 1e-10) -> RFSub
 # ----------------------------------------------------------------------------------------------
 
 
-def nn_truncation(B: np.ndarray, m: int, balanced: bool = False) -> np.ndarray:
+def nn_truncation(B: np.ndarray, m: int, balanced: bool = False,
+                  eig: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Best ``B̂`` of rank ≤ ``m`` (Eckart–Young: the ``m`` eigenvalues largest in ``|λ|``); with
     ``balanced``, the sign-constrained optimum for ``⌈m/2⌉`` positive and ``⌊m/2⌋`` negative output
-    weights: the ``⌈m/2⌉`` largest positive and the ``⌊m/2⌋`` most negative eigenvalues."""
-    lam, V = np.linalg.eigh(B)
+    weights: the ``⌈m/2⌉`` largest positive and the ``⌊m/2⌋`` most negative eigenvalues.
+    ``eig = numpy.linalg.eigh(B)`` may be passed to reuse one decomposition across widths."""
+    lam, V = np.linalg.eigh(B) if eig is None else eig
     if balanced:
         pos = [i for i in np.argsort(-lam) if lam[i] > 0][: (m + 1) // 2]
         neg = [i for i in np.argsort(lam) if lam[i] < 0][: m // 2]

@@ -118,9 +118,10 @@ def closed_forms(cfg: Config, seed: int) -> pd.DataFrame:
             B, W = draw_target_and_weights(cfg, seed, rep)
             nt = regimes.nt_projection_nested(W, B, ms)
             rf = regimes.rf_projection_nested(W, B, ms)
+            eig = np.linalg.eigh(B)
             for psi, m, a, b in zip(cfg.psis, ms, nt, rf):
-                nn = quadratic.normalised_measures(regimes.nn_truncation(B, m), B)
-                nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True), B)
+                nn = quadratic.normalised_measures(regimes.nn_truncation(B, m, eig=eig), B)
+                nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True, eig=eig), B)
                 for regime, (e, s) in (("NT", a), ("RF", b), ("NN", nn), ("NN-balanced", nb)):
                     rows.append(dict(rep=rep, psi=psi, m=m, regime=regime, eps=e, S2=s))
     return pd.DataFrame(rows)
@@ -368,7 +369,7 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
         "rg-init-S2-law": float(L.init[L.init.stat == "S2"].law.iloc[0]),
         "rg-init-eps-law": float(L.init[L.init.stat == "eps"].law.iloc[0]),
         "rg-esig2": L.moments["e_sigma2"], "rg-edsig2": L.moments["e_dsigma2"],
-        "rg-lazy-m": cfg.lazy_m, "rg-lazy-d": cfg.lazy_d,
+        "rg-lazy-m": cfg.lazy_m, "rg-mc-psi": cfg.mc_psi, "rg-lazy-d": cfg.lazy_d,
     }
     return {k: float(v) for k, v in quote.items()}
 
