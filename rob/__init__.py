@@ -12,6 +12,9 @@ Flat modules, one concept each:
 - :mod:`rob.homogeneous`  two-layer ReLU networks with trained biases, gradient descent, KKT diagnostics
 - :mod:`rob.attacks`      critical size along a fixed direction, ℓ2 PGD
 - :mod:`rob.stats`        small shared statistics (log-log slopes)
+- :mod:`rob.hermite`      Hermite coefficients and Gaussian moments of activations
+- :mod:`rob.quadratic`    quadratic targets and the Gaussian closed forms of quadratic forms
+- :mod:`rob.regimes`      RF, lazy (NT) and fully trained (NN) predictors at infinite sample size
 - :mod:`rob.theory`       closed-form predictions, one module per chapter
 - :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter
 - :mod:`rob.checks`       quantitative checks recorded as data

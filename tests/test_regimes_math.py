@@ -81,6 +81,11 @@ def test_targets_are_normalised():
 
 # -- NT ---------------------------------------------------------------------------------------------
 
+def _draw(seed, d, m):
+    rng = np.random.default_rng(seed)
+    return rng, quadratic.goe_traceless(d, rng), data.sphere(m, d, rng)
+
+
 def _tangent_projection_brute_force(W, B):
     """Frobenius projection of B onto span{sym(e_k w_jᵀ)} by least squares in symmetric coordinates."""
     m, d = W.shape
@@ -95,10 +100,7 @@ def _tangent_projection_brute_force(W, B):
 
 
 def test_nt_projection_matches_brute_force_and_nested():
-    rng = np.random.default_rng(3)
-    d = 7
-    B = quadratic.goe_traceless(d, rng)
-    W = data.sphere(9, d, rng)
+    _, B, W = _draw(3, 7, 9)
     for m in (1, 3, 6):
         Bh = regimes.nt_projection(W[:m], B)
         np.testing.assert_allclose(regimes.sym_coordinates(Bh), _tangent_projection_brute_force(W[:m], B), atol=1e-12)
@@ -120,10 +122,8 @@ def test_nt_exact_mean_matches_monte_carlo_over_weights():
 
 
 def test_realised_nt_network_is_the_projection():
-    rng = np.random.default_rng(5)
     d, m = 9, 4
-    B = quadratic.goe_traceless(d, rng)
-    W = data.sphere(m, d, rng)
+    rng, B, W = _draw(5, d, m)
     A, c = regimes.realise_nt_network(W, B)
     Bh = regimes.nt_projection(W, B)
     X = data.gaussian(50, d, rng)
@@ -137,10 +137,7 @@ def test_realised_nt_network_is_the_projection():
 # -- RF ---------------------------------------------------------------------------------------------
 
 def test_rf_routes_agree_with_brute_force():
-    rng = np.random.default_rng(6)
-    d = 6
-    B = quadratic.goe_traceless(d, rng)
-    W = data.sphere(25, d, rng)
+    _, B, W = _draw(6, 6, 25)
     for m in (3, 10, 18):
         Bh, _ = regimes.rf_projection(W[:m], B)
         A = regimes.rank_one_coordinates(W[:m])
