@@ -31,12 +31,15 @@ def goe_traceless(d: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def planted(d: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Planted ("parent") teacher ``B ∝ Σ_{i≤k} s_i v_i v_iᵀ`` with orthonormal ``v_i`` and
-    alternating signs ``s_i = ±1`` (traceless for even ``k``; otherwise the trace is removed)."""
+    """Planted ("parent") teacher of rank ``k``: ``B ∝ Σ_{i≤k} s_i v_i v_iᵀ`` with orthonormal ``v_i``
+    (QR of a Gaussian matrix) and alternating signs ``s = (+c, −1, +c, −1, …)``, where
+    ``c = #negative/#positive`` makes ``B`` exactly traceless (``c = 1`` for even ``k``)."""
+    if not 2 <= k <= d:
+        raise ValueError(f"need 2 <= k <= d, got k={k}, d={d}")
     V, _ = np.linalg.qr(rng.standard_normal((d, k)))
-    s = np.where(np.arange(k) % 2 == 0, 1.0, -1.0)
-    B1 = (V * s) @ V.T
-    return _normalise(B1 - np.trace(B1) / d * np.eye(d))
+    pos = np.arange(k) % 2 == 0
+    s = np.where(pos, (k - pos.sum()) / pos.sum(), -1.0)
+    return _normalise((V * s) @ V.T)
 
 
 def value(X: np.ndarray, M: np.ndarray, c: float = 0.0) -> np.ndarray:

@@ -37,6 +37,8 @@ def test_small_runs_are_deterministic():
     assert (rf[rf.m >= rf.D].S2 - 1).abs().max() < 1e-10
     mc = M.nt_monte_carlo(cfg, 3)
     assert abs(mc["eps_mc"] - mc["eps_cf"]) < 5 * mc["eps_se"]
+    P = M.planted_teacher(cfg, 3)
+    assert P[P.regime == "NN-GD"].eps.max() < 1e-10 and P[(P.regime == "NN") & (P.m >= 5)].eps.max() < 1e-20
 
 
 # -- synthetic results --------------------------------------------------------------------------
@@ -68,7 +70,11 @@ def _ideal(cfg):
     init = pd.DataFrame([dict(alpha=2.0, stat=s, mean=v, se=0.1, law=v, z=-0.3) for s, v in (("eps", 3.58), ("S2", 2.67))])
     e2, ed2 = hermite.moments(activations.get("elu"))
     lazy = M.Lazy(fits, alpha, init, dict(e_sigma2=e2, e_dsigma2=ed2, V=1.0, S2_star=2.0))
-    return M.Results(closed, gd, mc, pd.DataFrame(rf), lazy)
+    planted = pd.concat([closed[closed.regime == "NT"],
+                         closed[closed.regime == "NN"].assign(eps=0.0, S2=1.0),
+                         pd.DataFrame([dict(rep=-1, psi=0.05, m=5, regime="NN-GD", eps=1e-30, S2=1.0)])],
+                        ignore_index=True)
+    return M.Results(closed, gd, mc, pd.DataFrame(rf), lazy, planted)
 
 
 def _failed(cfg, res):
@@ -81,7 +87,7 @@ def _failed(cfg, res):
 def test_checks_pass_on_data_that_obey_the_theorems():
     cfg = M.config("ci")
     report, failed = _failed(cfg, _ideal(cfg))
-    assert failed == [] and len(report.checks) == 21
+    assert failed == [] and len(report.checks) == 24
 
 
 def _edit(df, mask, **cols):
@@ -140,5 +146,10 @@ def test_checks_fail_when_the_reproduction_is_wrong():
     assert "R15" in _failed(cfg, M.replace(ideal, lazy=M.replace(L, fits=below)))[1]
     assert _failed(cfg, M.replace(ideal, lazy=M.replace(L, alpha=L.alpha.assign(z=[0, 0, 6.0, 0, 0, 0]))))[1] == ["R16"]
     assert _failed(cfg, M.replace(ideal, lazy=M.replace(L, init=L.init.assign(z=[-5.5, 0]))))[1] == ["R17"]
+    P = ideal.planted
+    assert _failed(cfg, M.replace(ideal, planted=_edit(P, lambda f: (f.regime == "NT") & (f.psi == 0.6),
+                                                       eps=lambda f: f.eps + 0.15)))[1] == ["P1"]
+    assert _failed(cfg, M.replace(ideal, planted=_edit(P, lambda f: f.regime == "NN-GD", eps=0.01, S2=0.99)))[1] == [
+        "P2", "P3"]
     bad_mom = {**L.moments, "e_sigma2": L.moments["e_sigma2"] + 1e-4}
     assert _failed(cfg, M.replace(ideal, lazy=M.replace(L, moments=bad_mom)))[1] == ["R18 ELU"]

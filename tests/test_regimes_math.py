@@ -73,10 +73,11 @@ def test_quadratic_form_moments_match_monte_carlo():
 
 def test_targets_are_normalised():
     rng = np.random.default_rng(2)
-    for B in (quadratic.goe_traceless(30, rng), quadratic.planted(30, 4, rng)):
+    for B in (quadratic.goe_traceless(30, rng), quadratic.planted(30, 4, rng), quadratic.planted(30, 5, rng)):
         assert abs(np.trace(B)) < 1e-12 and abs(quadratic.variance(B) - 1) < 1e-12
         assert abs(quadratic.dirichlet_energy(B) - 2) < 1e-12
-    assert np.linalg.matrix_rank(quadratic.planted(30, 4, rng), tol=1e-10) == 4
+    lam = np.linalg.eigvalsh(quadratic.planted(30, 5, rng))
+    assert np.sum(lam > 1e-10) == 3 and np.sum(lam < -1e-10) == 2  # rank 5, alternating signs
 
 
 # -- NT ---------------------------------------------------------------------------------------------

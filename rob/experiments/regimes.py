@@ -61,6 +61,7 @@ class Config:
     init_alpha: float = 2.0              # Proposition 4
     fig_init_alphas: tuple[float, ...] = (0.5, 1.0, 2.0)
     mc_chunk: int = 10_000
+    planted_k: int = 5                   # rank of the planted ("parent") teacher
 
 
 def _grid(start: float, stop: float, step: float) -> tuple[float, ...]:
@@ -84,7 +85,7 @@ def config(scale: str) -> Config:
     raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
 
 
-PARTS = {"closed": 1, "gd": 2, "mc": 3, "rf": 4, "lazy": 5, "quad": 6, "alpha": 7, "init": 8}
+PARTS = {"closed": 1, "gd": 2, "mc": 3, "rf": 4, "lazy": 5, "quad": 6, "alpha": 7, "init": 8, "planted": 9}
 
 
 def _rng(seed: int, part: str, rep: int = 0) -> np.random.Generator:
@@ -169,6 +170,30 @@ def nt_monte_carlo(cfg: Config, seed: int) -> dict[str, float]:
     return dict(m=m, d=cfg.d, n_test=cfg.mc_n_test,
                 eps_mc=float(err.mean() / V), eps_se=float(err.std(ddof=1) / np.sqrt(len(err)) / V),
                 S2_mc=sob.energy / S2s, S2_se=sob.energy_se / S2s, eps_cf=eps_cf, S2_cf=S2_cf)
+
+
+def planted_teacher(cfg: Config, seed: int, device: str = "cpu") -> pd.DataFrame:
+    """The planted rank-``k⋆`` teacher (:func:`rob.quadratic.planted`) on the ψ grid of Figure 1:
+    NT and the balanced NN truncation per replicate (nested ``W``), and one gradient-descent run of
+    the fully trained network at ``m = k⋆`` (``regime = "NN-GD"``, ``rep = −1``)."""
+    ms = widths(cfg)
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for rep in track(range(cfg.reps), desc=f"planted teacher (d={cfg.d}, k={cfg.planted_k})"):
+            rng = _rng(seed, "planted", rep)
+            B = quadratic.planted(cfg.d, cfg.planted_k, rng)
+            W = data.sphere(max(ms), cfg.d, rng)
+            eig = np.linalg.eigh(B)
+            for psi, m, (e, s) in zip(cfg.psis, ms, regimes.nt_projection_nested(W, B, ms)):
+                nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True, eig=eig), B)
+                rows += [dict(rep=rep, psi=psi, m=m, regime="NT", eps=e, S2=s),
+                         dict(rep=rep, psi=psi, m=m, regime="NN", eps=nb[0], S2=nb[1])]
+        rng = _rng(seed, "planted", cfg.reps)
+        B = quadratic.planted(cfg.gd_d, cfg.planted_k, rng)
+        M = regimes.nn_gradient_descent(B, cfg.planted_k, cfg.gd_steps, cfg.gd_lr, cfg.gd_init, rng, device)
+        e, s = quadratic.normalised_measures(M, B)
+        rows.append(dict(rep=-1, psi=cfg.planted_k / cfg.gd_d, m=cfg.planted_k, regime="NN-GD", eps=e, S2=s))
+    return pd.DataFrame(rows)
 
 
 def rf_wide(cfg: Config, seed: int) -> pd.DataFrame:
@@ -256,6 +281,7 @@ class Results:
     mc: dict
     rf: pd.DataFrame
     lazy: Lazy
+    planted: pd.DataFrame
 
 
 # ----------------------------------------------------------------------------------------------
@@ -271,7 +297,8 @@ def theory_curves(cfg: Config) -> pd.DataFrame:
 
 
 def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
-    """Record the acceptance checks R1-R18 in ``report`` and return the numbers the prose quotes."""
+    """Record the acceptance checks R1-R18 (and P1-P3 of the planted teacher) in ``report`` and return
+    the numbers the prose quotes."""
     C = res.closed
     th = theory_curves(cfg).set_index("psi")
     main = C[C.regime.isin(["NT", "RF", "NN"])]
@@ -349,6 +376,19 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
     report.within("R18 ELU", "ELU E σ², E σ'²: Hermite-module quadrature − closed form",
                   [L.moments["e_sigma2"] - cf[0], L.moments["e_dsigma2"] - cf[1]], 0.0, 1e-6)
 
+    P = res.planted
+    pnt = P[P.regime == "NT"].groupby("psi").eps.mean()
+    pbelow = pnt.index[pnt.index < 1]
+    pdev = (pnt[pbelow] - th.nt_exact[pbelow]).abs()
+    report.below("P1", "planted rank-k⋆ teacher, NT: max over ψ < 1 of |replicate mean ε/V − exact expectation| "
+                 "(5 s.d. of the replicate mean)", float(pdev.max()), 0.1)
+    pnn = P[(P.regime == "NN") & (P.m >= cfg.planted_k)]
+    pgd = P[P.regime == "NN-GD"]
+    report.below("P2", "planted teacher, fully trained: max ε/V of the balanced optimum (m ≥ k⋆) and of gradient "
+                 "descent at m = k⋆ (exact recovery)", [float(pnn.eps.max()), float(pgd.eps.max())], 1e-6)
+    report.below("P3", "planted teacher, fully trained: |S²/S⋆² − 1| (as sensitive as its parent)",
+                 [float((pnn.S2 - 1).abs().max()), float((pgd.S2 - 1).abs().max())], 1e-6)
+
     a0 = L.alpha
     quote = {
         "rg-d": cfg.d, "rg-reps": cfg.reps, "rg-ident-max": float(ident.max()), "rg-r2": float(dev.max()),
@@ -369,10 +409,12 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
         "rg-init-S2-law": float(L.init[L.init.stat == "S2"].law.iloc[0]),
         "rg-init-eps-law": float(L.init[L.init.stat == "eps"].law.iloc[0]),
         "rg-esig2": L.moments["e_sigma2"], "rg-edsig2": L.moments["e_dsigma2"],
+        "rg-planted-dev": float(pdev.max()), "rg-planted-gd": float(pgd.eps.max()),
+        "rg-planted-k": cfg.planted_k,
         "rg-lazy-m": cfg.lazy_m, "rg-mc-psi": cfg.mc_psi, "rg-lazy-d": cfg.lazy_d,
     }
     return {k: float(v) for k, v in quote.items()}
 
 
 __all__ = ["Config", "Results", "Lazy", "config", "widths", "draw_target_and_weights", "closed_forms",
-           "nn_descent", "nt_monte_carlo", "rf_wide", "lazy", "theory_curves", "record_checks", "replace"]
+           "nn_descent", "nt_monte_carlo", "rf_wide", "planted_teacher", "lazy", "theory_curves", "record_checks", "replace"]
