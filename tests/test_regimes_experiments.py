@@ -16,14 +16,14 @@ def test_config_scales_and_errors():
     assert M.widths(ci)[:3] == [10, 20, 30] and ci.gd_psis == (0.25, 0.5, 1.0) and ci.gd_steps == 6000
     assert (ci.rf_d, ci.lazy_d, ci.lazy_m, ci.J, ci.lazy_reps) == (30, 20, 10, 200, 3)
     assert paper.d == 1000 and len(paper.psis) == 75 and paper.reps == 10 and paper.gd_d == 300
-    assert (paper.rf_d, paper.lazy_d, paper.lazy_m, paper.J) == (60, 40, 20, 400)
+    assert (paper.rf_d, paper.lazy_d, paper.lazy_m, paper.J, paper.planted_d) == (60, 40, 20, 400, 200)
     with pytest.raises(ValueError, match="scale"):
         M.config("huge")
 
 
 def _small():
     return M.replace(M.config("ci"), d=30, psis=(0.2, 0.5, 1.0, 1.2), reps=2, gd_d=20, gd_psis=(0.5,), gd_steps=3000,
-                     mc_n_test=5000, rf_d=8, rf_reps=2, lazy_d=6, lazy_m=3, lazy_reps=2, J=50, lazy_n_test=5000)
+                     mc_n_test=5000, rf_d=8, rf_reps=2, planted_d=30, lazy_d=6, lazy_m=3, lazy_reps=2, J=50, lazy_n_test=5000)
 
 
 def test_small_runs_are_deterministic():
@@ -70,9 +70,9 @@ def _ideal(cfg):
     init = pd.DataFrame([dict(alpha=2.0, stat=s, mean=v, se=0.1, law=v, z=-0.3) for s, v in (("eps", 3.58), ("S2", 2.67))])
     e2, ed2 = hermite.moments(activations.get("elu"))
     lazy = M.Lazy(fits, alpha, init, dict(e_sigma2=e2, e_dsigma2=ed2, V=1.0, S2_star=2.0))
-    planted = pd.concat([closed[closed.regime == "NT"],
-                         closed[closed.regime == "NN"].assign(eps=0.0, S2=1.0),
-                         pd.DataFrame([dict(rep=-1, psi=0.05, m=5, regime="NN-GD", eps=1e-30, S2=1.0)])],
+    planted = pd.concat([closed[closed.regime == "NT"].assign(exact=lambda f: f.eps),
+                         closed[closed.regime == "NN"].assign(eps=0.0, S2=1.0, exact=0.0),
+                         pd.DataFrame([dict(rep=-1, psi=0.05, m=5, regime="NN-GD", eps=1e-30, S2=1.0, exact=0.0)])],
                         ignore_index=True)
     return M.Results(closed, gd, mc, pd.DataFrame(rf), lazy, planted)
 
