@@ -58,7 +58,7 @@ class Config:
     lazy_n_factor: int = 100             # N = lazy_n_factor · (1 + md)
     gd_lr: float = 0.05
     gd_init: float = 1e-3
-    init_alpha: float = 2.0              # Proposition 4
+    init_alpha: float = 2.0              # the untrained network (spec Proposition 4)
     fig_init_alphas: tuple[float, ...] = (0.5, 1.0, 2.0)
     mc_chunk: int = 10_000
     planted_k: int = 5                   # rank of the planted ("parent") teacher
@@ -222,7 +222,7 @@ def rf_wide(cfg: Config, seed: int) -> pd.DataFrame:
 class Lazy:
     """Figure 2b and Propositions 3-4: one row per fitted replicate (``act``, ``rep``, normalised
     NT error and energy, slopes ``e1``, ``s1``), the α²-law draws (J-means, standard errors, law)
-    and the initialisation point (J-means against Proposition 4)."""
+    and the initialisation point (J-means against the untrained-network law)."""
 
     fits: pd.DataFrame
     alpha: pd.DataFrame
@@ -365,11 +365,11 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
     tot = elu.eps + elu.S2
     report.between("R14", "ELU NT lies above the line: mean over replicates of ε/V + S²/S⋆²", float(tot.mean()),
                    1.15, 1.35)
-    report.above("R15", "Proposition 2 for ELU NT: S²/S⋆² − (1 − ε/V)², every replicate",
+    report.above("R15", "lower bound for any projection, ELU NT: S²/S⋆² − (1 − ε/V)², every replicate",
                  (elu.S2 - T.lower_bound(elu.eps)).to_numpy(), 0.0)
-    report.within("R16", "α² law (Proposition 3): z-scores of the J-means of ε(f_α), S(f_α)² against the law",
+    report.within("R16", "α² law of lazy training: z-scores of the J-means of ε(f_α), S(f_α)² against the law",
                   L.alpha.z.to_numpy(), 0.0, 5.0)
-    report.within("R17", "initialisation point (Proposition 4): z-scores of the J-means of ε(f₀), S(f₀)²",
+    report.within("R17", "untrained network (initialisation point): z-scores of the J-means of ε(f₀), S(f₀)²",
                   L.init.z.to_numpy(), 0.0, 5.0)
 
     fq = [T.f_sc_quadrature(0.5), T.f_sc_quadrature(0.25)]
