@@ -103,16 +103,28 @@ def rf_projection(W: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return (W.T * c) @ W, c
 
 
+def _psd_solve(K: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``K⁻¹v`` by Cholesky for a well-conditioned Gram matrix (``m ≪ D``), else least squares."""
+    try:
+        c = sla.cho_solve(sla.cho_factor(K, check_finite=False), v, check_finite=False)
+        if np.isfinite(c).all() and np.linalg.norm(K @ c - v) <= 1e-10 * max(np.linalg.norm(v), 1e-300):
+            return c
+    except np.linalg.LinAlgError:
+        pass
+    return sla.lstsq(K, v, lapack_driver="gelsy")[0]
+
+
 def rf_projection_nested(W: np.ndarray, B: np.ndarray, ms) -> list[tuple[float, float]]:
     """``(ε/V, S²/S⋆²)`` of the RF projection on the first ``m`` rows, for each ``m`` in ``ms``,
     from the Gram form: ``‖B̂‖² = cᵀK_m c``, ``‖B − B̂‖² = ‖B‖² − 2cᵀv + cᵀK_m c`` (the identity of
-    Theorem 1 holds only when ``c`` solves the normal equations)."""
+    Theorem 1 holds only when ``c`` solves the normal equations).  ``K_m`` is solved by Cholesky
+    (positive definite for ``m ≪ D``), falling back to least squares."""
     K = (W @ W.T) ** 2
     v = np.einsum("ij,jk,ik->i", W, B, W)
     nb = float(np.sum(B * B))
     out = []
     for m in ms:
-        c = sla.lstsq(K[:m, :m], v[:m], lapack_driver="gelsy")[0]
+        c = _psd_solve(K[:m, :m], v[:m])
         q = float(c @ K[:m, :m] @ c)
         out.append(((nb - 2 * c @ v[:m] + q) / nb, q / nb))
     return out

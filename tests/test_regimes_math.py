@@ -151,6 +151,8 @@ def test_rf_routes_agree_with_brute_force():
     np.testing.assert_allclose(regimes.rf_projection_nested(W, B, [3, 10, 18]),
                                [quadratic.normalised_measures(regimes.rf_projection(W[:m], B)[0], B) for m in (3, 10, 18)],
                                atol=1e-10)
+    # beyond D = 21 the Gram matrix is singular: the Cholesky route falls back to least squares
+    np.testing.assert_allclose(regimes.rf_projection_nested(W, B, [25]), [(0.0, 1.0)], atol=1e-9)
     full = regimes.rf_projection_qr(W, B)
     assert full.dim == 21 and abs(full.S2 - 1) < 1e-12 and full.eps < 1e-24
 
