@@ -12,6 +12,9 @@ Flat modules, one concept each:
 - :mod:`rob.homogeneous`  two-layer ReLU networks with trained biases, gradient descent, KKT diagnostics
 - :mod:`rob.attacks`      critical size along a fixed direction, ℓ2 PGD
 - :mod:`rob.stats`        small shared statistics (log-log slopes)
+- :mod:`rob.two_layer`    smooth two-layer networks with a fixed ±1 output layer (torch, batched over replicas)
+- :mod:`rob.adv_train`    standard, adversarial and Moreau-envelope adversarial training by full-batch GD
+- :mod:`rob.stability`    argument stability, robust gap, Lipschitz/weak-convexity constants and stability bounds
 - :mod:`rob.theory`       closed-form predictions, one module per chapter
 - :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter
 - :mod:`rob.checks`       quantitative checks recorded as data
