@@ -17,7 +17,7 @@ def test_config_scales_and_errors():
     assert ci.reps == 1 and not ci.width and ci.regime is None
     assert [s.n for s in paper.tsweep] == [200, 800] and paper.tsweep[0].T == 2000
     assert len(paper.tsweep[0].record) == 12 and {25, 100, 200, 400} <= set(paper.tsweep[0].record)
-    assert [s.n for s in paper.nsweep] == [400, 1600, 3200] and paper.tsweep[0].r == 8
+    assert [s.n for s in paper.nsweep] == [400, 1600, 3200] and paper.tsweep[0].r == 6
     c = M.constants(paper.regime)
     assert c["eta_rho_T"] <= 1 and c["lam_rho"] <= 0.5
     with pytest.raises(ValueError, match="scale"):
