@@ -13,7 +13,7 @@ def test_config_scales_and_errors():
     ci, paper = M.config("ci"), M.config("paper")
     t = ci.tsweep[0]
     assert (t.n, t.m, t.d, t.eps, t.eta, t.T, t.r, t.n_test) == (200, 128, 10, 0.03, 20.0, 400, 3, 2000)
-    assert t.record == (10, 25, 50, 100, 200, 400) and ci.nsweep[0].n == 800 and ci.nsweep[0].T == 200
+    assert t.record == (10, 25, 50, 100, 200, 400) and ci.nsweep[0].n == 800 and ci.nsweep[0].T == 400
     assert ci.reps == 1 and not ci.width and ci.regime is None
     assert [s.n for s in paper.tsweep] == [200, 800] and paper.tsweep[0].T == 2000
     assert len(paper.tsweep[0].record) == 12 and {25, 100, 200, 400} <= set(paper.tsweep[0].record)
