@@ -61,7 +61,7 @@ CHAPTERS: dict[str, Chapter] = {
                     "Δ_T ≲ ηG(√T + T/n): the robust generalization gap grows with T and shrinks like 1/n, "
                     "so early stopping controls it; GD on the Moreau envelope removes the η√T term "
                     "(the book's derived versions; the paper's statement was not available)",
-            runtime={"ci": "about 35 s on 2 CPU cores (one torch thread; 80-90 s when the cores are shared)",
+            runtime={"ci": "about 45 s on a free CPU core (one torch thread); 2-2.5 min on 2 cores shared with other jobs",
                      "paper": "about 20 min on a free CPU core (one torch thread); cut from the spec to 2 replicates, "
                               "r = 6 and T = 1200 at n = 800 to fit; minutes on a GPU"},
             bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
