@@ -62,7 +62,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "so early stopping controls it; GD on the Moreau envelope removes the η√T term "
                     "(the book's derived versions; the paper's statement was not available)",
             runtime={"ci": "about 45 s on a free CPU core (one torch thread); 2-2.5 min on 2 cores shared with other jobs",
-                     "paper": "about 20 min on a free CPU core (one torch thread); cut from the spec to 2 replicates, "
+                     "paper": "about 20-25 min on a free CPU core (one torch thread; measured 53 min niced on 2 cores "
+                              "shared with other jobs); cut from the spec to 2 replicates, "
                               "r = 6 and T = 1200 at n = 800 to fit; minutes on a GPU"},
             bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
         ),
