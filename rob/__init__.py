@@ -15,6 +15,9 @@ Flat modules, one concept each:
 - :mod:`rob.hermite`      Hermite coefficients and Gaussian moments of activations
 - :mod:`rob.quadratic`    quadratic targets and the Gaussian closed forms of quadratic forms
 - :mod:`rob.regimes`      RF, lazy (NT) and fully trained (NN) predictors at infinite sample size
+- :mod:`rob.two_layer`    smooth two-layer networks with a fixed ±1 output layer (torch, batched over replicas)
+- :mod:`rob.adv_train`    standard, adversarial and Moreau-envelope adversarial training by full-batch GD
+- :mod:`rob.stability`    argument stability, robust gap, Lipschitz/weak-convexity constants and stability bounds
 - :mod:`rob.theory`       closed-form predictions, one module per chapter
 - :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter
 - :mod:`rob.checks`       quantitative checks recorded as data

@@ -77,3 +77,39 @@ def pgd_l2(X: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray, v: np.nda
         dn = np.linalg.norm(delta, axis=1, keepdims=True)
         delta = delta * np.minimum(1.0, eps / np.where(dn > 0, dn, 1.0))
     return y * (np.maximum((X + delta) @ W.T + b, 0.0) @ v)
+
+
+def pgd_classification(W, a, X, y, eps: float, steps: int, norm: str = "linf", act: str = "softplus",
+                       step_size: float | None = None):
+    """PGD on the logistic loss of a two-layer net ``f(W; x) = Σ_s a_s σ(⟨w_s, x⟩)/√m`` with a fixed
+    ±1 output layer (:mod:`rob.two_layer`), batched over replicas; returns the attack points
+    ``x̃ = x + δ`` (torch tensors, same shape as ``X``).
+
+    Starts at ``δ = 0`` and takes ``steps`` steps of size ``2.5 ε/steps`` (or ``step_size``) along
+    the ascent direction ``g = −y ∇_x f(W; x + δ)`` of ``ℓ(y f)``:
+    ℓ∞: ``δ ← clip(δ + step·sign(g), −ε, ε)``;  ℓ2: ``δ ← δ + step·g/‖g‖``, ``δ ← δ·min(1, ε/‖δ‖)``.
+    ``W`` is (R, m, d) or (m, d), ``X`` (R, n, d) or (n, d), ``y`` (R, n) or (n,); inputs are not
+    clipped to a box.  ``eps = 0`` or ``steps = 0`` returns ``X`` itself.
+    """
+    import torch
+
+    from .two_layer import input_gradient
+
+    if norm not in ("linf", "l2"):
+        raise ValueError(f"norm must be 'linf' or 'l2', got {norm!r}")
+    if eps < 0 or steps < 0:
+        raise ValueError(f"need eps >= 0 and steps >= 0, got eps={eps}, steps={steps}")
+    if eps == 0 or steps == 0:
+        return X
+    step = 2.5 * eps / steps if step_size is None else step_size
+    delta = torch.zeros_like(X)
+    for _ in range(steps):
+        g = -y.unsqueeze(-1) * input_gradient(W, a, X + delta, act)
+        if norm == "linf":
+            delta = torch.clamp(delta + step * torch.sign(g), -eps, eps)
+        else:
+            gn = torch.linalg.vector_norm(g, dim=-1, keepdim=True)
+            delta = delta + step * g / torch.where(gn > 0, gn, torch.ones_like(gn))
+            dn = torch.linalg.vector_norm(delta, dim=-1, keepdim=True)
+            delta = delta * torch.clamp(eps / torch.where(dn > 0, dn, torch.ones_like(dn)), max=1.0)
+    return X + delta

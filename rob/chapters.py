@@ -65,6 +65,19 @@ CHAPTERS: dict[str, Chapter] = {
                      "paper": "about 10 min on 2 idle CPU cores (8 min of CPU, mostly the d = 1000 closed forms "
                               "and the d = 300 gradient descent); 24 min measured on a shared, loaded machine"},
             bounds={"J": (20, 5000)},
+            name="stability",
+            title="Stability and generalization of adversarial training",
+            notebook="notebooks/stability.ipynb",
+            paper="Zhang, Wang & Arora, NeurIPS 2024 (OpenReview 9Nsa4lVZeD)",
+            theorem="Adversarial training of a wide two-layer smooth network is argument-stable with "
+                    "Δ_T ≲ ηG(√T + T/n): the robust generalization gap grows with T and shrinks like 1/n, "
+                    "so early stopping controls it; GD on the Moreau envelope removes the η√T term "
+                    "(the book's derived versions; the paper's statement was not available)",
+            runtime={"ci": "about 45 s on a free CPU core (one torch thread); 2-2.5 min on 2 cores shared with other jobs",
+                     "paper": "about 20-25 min on a free CPU core (one torch thread; measured 53 min niced on 2 cores "
+                              "shared with other jobs); cut from the spec to 2 replicates, "
+                              "r = 6 and T = 1200 at n = 800 to fit; minutes on a GPU"},
+            bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
         ),
     ]
 }

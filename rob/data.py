@@ -45,3 +45,13 @@ def sphere_regression(n: int, n_test: int, d: int, zeta: float, rng: np.random.G
 def gaussian(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` i.i.d. points of ``N(0, I_d)`` (the regimes chapter's inputs), shape (n, d)."""
     return rng.standard_normal((n, d))
+def sphere_sign_data(n: int, d: int, flip: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points ``x ~ Unif(S^{d−1})`` (so ``‖x‖₂ = 1``) with labels ``y = sign(Σ_j x_j)``, each
+    flipped independently with probability ``flip`` (apply to training *and* test sets alike).
+    Draws the inputs, then the flips, from ``rng``; returns ``(X (n, d), y (n,) in {±1})``."""
+    if n < 1 or d < 1 or not 0 <= flip < 0.5:
+        raise ValueError(f"need n, d >= 1 and 0 <= flip < 0.5; got n={n}, d={d}, flip={flip}")
+    X = sphere(n, d, rng)
+    y = np.where(X.sum(axis=1) >= 0, 1.0, -1.0)
+    y = np.where(rng.random(n) < flip, -y, y)
+    return X, y

@@ -1,0 +1,146 @@
+"""Two-layer networks with a smooth activation and a fixed ±1 output layer, in torch (float64).
+
+    f(W; x) = (1/√m) Σ_{s=1}^m a_s σ(⟨w_s, x⟩),   W = [w_1, …, w_m]ᵀ ∈ ℝ^{m×d},  a_s ∈ {±1} fixed,
+
+trained in ``W`` only (the parametrization of the stability chapter).  Every function takes a
+leading *replica* dimension: ``W`` of shape ``(R, m, d)`` (or ``(m, d)``) and ``X`` of shape
+``(R, n, d)`` (or ``(n, d)``), so that R independent full-batch runs advance in one batched matmul.
+
+Loss: the logistic loss of the margin ``ℓ(u) = log(1 + e^{−u})``, ``u = y f(W; x)``, averaged over
+the ``n`` examples; ``ℓ'(u) = −sigmoid(−u)``.  Gradients (``P = X Wᵀ``):
+
+- ``∇_x f = Wᵀ(a ⊙ σ'(Wx))/√m`` (rows: ``(σ'(P) ⊙ a) W/√m``);
+- ``∇_W L̂ = (1/n) Cᵀ X`` with ``C = ℓ'(u) y ⊙ σ'(P) ⊙ a/√m``;
+- per example ``‖∇_W ℓ(y f(W; x_i))‖_F = |ℓ'(u_i)| ‖σ'(P_i)‖₂ ‖x_i‖₂/√m``.
+
+The activation registry :data:`SMOOTH` carries the constants ``L_σ = sup|σ'|`` and
+``H_σ = sup|σ''|`` that enter the Lipschitz and weak-convexity constants of :mod:`rob.stability`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class SmoothActivation:
+    """σ, σ' and σ'' on torch tensors with ``L = sup|σ'|`` and ``H = sup|σ''|``."""
+
+    name: str
+    f: Callable[[Tensor], Tensor]
+    df: Callable[[Tensor], Tensor]
+    d2f: Callable[[Tensor], Tensor]
+    L: float
+    H: float
+
+
+def _tanh_d2(t: Tensor) -> Tensor:
+    th = torch.tanh(t)
+    return -2.0 * th * (1.0 - th * th)
+
+
+def _sigmoid_d1(t: Tensor) -> Tensor:
+    s = torch.sigmoid(t)
+    return s * (1.0 - s)
+
+
+#: Smooth activations with their constants: softplus ``log(1 + e^t)`` (L = 1, H = 1/4) and tanh
+#: (L = 1, H = 4/(3√3), attained at ``tanh t = ±1/√3``).
+SMOOTH: dict[str, SmoothActivation] = {
+    "softplus": SmoothActivation("softplus", torch.nn.functional.softplus, torch.sigmoid, _sigmoid_d1, 1.0, 0.25),
+    "tanh": SmoothActivation("tanh", torch.tanh, lambda t: 1.0 - torch.tanh(t) ** 2, _tanh_d2, 1.0,
+                             4.0 / (3.0 * math.sqrt(3.0))),
+}
+
+
+def activation(name: str) -> SmoothActivation:
+    """The smooth activation called ``name`` (softplus, tanh)."""
+    try:
+        return SMOOTH[name]
+    except KeyError:
+        raise ValueError(f"unknown smooth activation {name!r}; known: {', '.join(SMOOTH)}") from None
+
+
+def init_two_layer(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``W₀`` with i.i.d. N(0, 1) entries (m×d) and ``a`` uniform on {±1}ᵐ, drawn from ``rng`` in
+    that order (float64 numpy)."""
+    W0 = rng.standard_normal((m, d))
+    a = rng.choice(np.array([-1.0, 1.0]), size=m)
+    return W0, a
+
+
+def as_tensor(x, device: str | torch.device = "cpu") -> Tensor:
+    """``x`` as a float64 tensor on ``device``."""
+    return torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x, dtype=torch.float64, device=device)
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with ``torch.set_num_threads(n)`` (restored afterwards).  Small batched
+    problems run faster on one thread than on two, especially on shared cores."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def preactivations(W: Tensor, X: Tensor) -> Tensor:
+    """``P = X Wᵀ``: ``P[..., i, s] = ⟨w_s, x_i⟩``."""
+    return X @ W.transpose(-1, -2)
+
+
+def forward(W: Tensor, a: Tensor, X: Tensor, act: str = "softplus") -> Tensor:
+    """``f(W; x_i) = Σ_s a_s σ(⟨w_s, x_i⟩)/√m`` for every row of ``X``."""
+    sig = activation(act)
+    return sig.f(preactivations(W, X)) @ a / math.sqrt(W.shape[-2])
+
+
+def margins(W: Tensor, a: Tensor, X: Tensor, y: Tensor, act: str = "softplus") -> Tensor:
+    """``u_i = y_i f(W; x_i)``."""
+    return y * forward(W, a, X, act)
+
+
+def input_gradient(W: Tensor, a: Tensor, X: Tensor, act: str = "softplus") -> Tensor:
+    """``∇_x f(W; x_i) = Wᵀ(a ⊙ σ'(W x_i))/√m`` for every row of ``X`` (same shape as ``X``)."""
+    sig = activation(act)
+    return (sig.df(preactivations(W, X)) * a) @ W / math.sqrt(W.shape[-2])
+
+
+def logistic(u: Tensor) -> Tensor:
+    """``ℓ(u) = log(1 + e^{−u})`` in the stable form ``logaddexp(0, −u)``."""
+    return torch.logaddexp(torch.zeros_like(u), -u)
+
+
+@dataclass(frozen=True)
+class LossGrad:
+    """Mean loss per replica, ``∇_W`` of the mean loss, margins and the per-example gradient norms."""
+
+    loss: Tensor        # (...,)
+    grad: Tensor        # (..., m, d)
+    margins: Tensor     # (..., n)
+    grad_norms: Tensor  # (..., n): ‖∇_W ℓ(y_i f(W; x_i))‖_F
+
+
+def loss_and_grad_W(W: Tensor, a: Tensor, X: Tensor, y: Tensor, act: str = "softplus") -> LossGrad:
+    """``L̂(W) = (1/n) Σ_i ℓ(y_i f(W; x_i))`` and its gradient in ``W`` with ``X`` held fixed (for
+    adversarial training ``X`` holds the attack points x̃_i(W): Danskin's theorem)."""
+    sig = activation(act)
+    m, n = W.shape[-2], X.shape[-2]
+    P = preactivations(W, X)
+    dsig = sig.df(P)
+    u = y * (sig.f(P) @ a) / math.sqrt(m)
+    dl = -torch.sigmoid(-u)                                   # ℓ'(u)
+    C = (dl * y).unsqueeze(-1) * dsig * (a / math.sqrt(m))    # (..., n, m)
+    grad = C.transpose(-1, -2) @ X / n
+    norms = dl.abs() * torch.linalg.vector_norm(dsig, dim=-1) * torch.linalg.vector_norm(X, dim=-1) / math.sqrt(m)
+    return LossGrad(logistic(u).mean(-1), grad, u, norms)

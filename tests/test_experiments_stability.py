@@ -1,0 +1,104 @@
+"""rob.experiments.stability: configuration, one small setting, and the acceptance checks S1-S12
+(they pass on data that obey the theorems' shapes and fail on broken data)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rob import checks
+from rob.experiments import stability as M
+
+
+def test_config_scales_and_errors():
+    ci, paper = M.config("ci"), M.config("paper")
+    t = ci.tsweep[0]
+    assert (t.n, t.m, t.d, t.eps, t.eta, t.T, t.r, t.n_test) == (200, 128, 10, 0.03, 20.0, 400, 3, 2000)
+    assert t.record == (10, 25, 50, 100, 200, 400) and ci.nsweep[0].n == 800 and ci.nsweep[0].T == 400
+    assert ci.reps == 1 and not ci.width and ci.regime is None
+    assert [s.n for s in paper.tsweep] == [200, 800] and paper.tsweep[0].T == 2000
+    assert len(paper.tsweep[0].record) == 12 and {25, 100, 200, 400} <= set(paper.tsweep[0].record)
+    assert [s.n for s in paper.nsweep] == [400, 1600, 3200] and paper.tsweep[0].r == 6
+    c = M.constants(paper.regime)
+    assert c["eta_rho_T"] <= 1 and c["lam_rho"] <= 0.5
+    with pytest.raises(ValueError, match="scale"):
+        M.config("huge")
+
+
+def test_small_setting_is_deterministic_and_sensible():
+    spec = M.RunSpec(40, 30, (10, 30), m=16, r=2, n_test=200)
+    a, b = M.run_setting(spec, 3), M.run_setting(spec, 3)
+    pd.testing.assert_frame_equal(a.rows, b.rows)
+    assert set(a.rows.method) == {"std", "at", "moreau"} and len(a.rows) == 6
+    r = a.rows.set_index(["method", "T"])
+    assert (r.delta_mean > 0).all() and (r.move > 0).all()
+    assert r.loc[("at", 30), "train_loss"] < r.loc[("at", 10), "train_loss"]
+    assert all(v <= M.constants(spec)["G"] for v in a.max_grad_norm.values())
+    c = M.run_setting(spec, 4)
+    assert not np.allclose(a.rows.delta_mean, c.rows.delta_mean)
+
+
+# -- synthetic results --------------------------------------------------------------------------
+# Each method follows the same curves in its own "progress" p: AT p = T, ME p = 0.8 T (slower,
+# so at equal training loss it coincides with AT), ST p = T with 0.8 of AT's Δ.
+
+def _rows(cfg, speed_me=0.8, delta=lambda p, n: 0.05 * p ** 0.7 * 200 / n, me_delta_factor=1.0,
+          test_extra=lambda p, n: 0.0, rel_move=0.6):
+    rows = []
+    for spec in cfg.tsweep + cfg.nsweep:
+        n = spec.n
+        for meth, speed, fac in (("std", 1.0, 0.8), ("at", 1.0, 1.0), ("moreau", speed_me, me_delta_factor)):
+            for T in spec.record:
+                p = speed * T
+                train = 0.66 - 0.035 * np.log1p(p)
+                gap = 0.02 * np.sqrt(p) * 200 / n
+                D = fac * delta(p, n)
+                rows.append(dict(method=meth, n=n, T=T, rep=0, delta_mean=D, deltas=[0.8 * D, D, 1.2 * D],
+                                 train_loss=train, test_loss=train + gap + test_extra(p, n), train_err=0.3,
+                                 test_err=0.33, gap=gap + test_extra(p, n), move=20.0, rel_move=rel_move))
+    return pd.DataFrame(rows)
+
+
+def _results(cfg, grad=0.6, **kw):
+    gn = pd.DataFrame([dict(method=m, n=200, rep=0, max_grad_norm=grad) for m in ("std", "at", "moreau")])
+    return M.Results(_rows(cfg, **kw), gn, np.full(10, 0.002), pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+
+
+def _failed(cfg, res):
+    report = checks.Report("stability", {})
+    quoted = M.record_checks(report, cfg, res)
+    assert all(isinstance(v, (float, str)) for v in quoted.values())
+    return report, sorted(c.id for c in report.checks if not c.passed)
+
+
+def test_checks_pass_on_data_that_obey_the_theorems():
+    cfg = M.config("ci")
+    report, failed = _failed(cfg, _results(cfg))
+    assert failed == [] and len(report.checks) == 16
+
+
+def test_checks_fail_when_the_reproduction_is_wrong():
+    cfg = M.config("ci")
+    # an n-independent stability floor (Δ does not shrink like 1/n)
+    assert _failed(cfg, _results(cfg, delta=lambda p, n: 0.05 * p ** 0.7))[1] == ["S4 AT", "S4 ME"]
+    # Δ_T growing like T^1.5 (faster than the bound allows), not like √T … T
+    assert _failed(cfg, _results(cfg, delta=lambda p, n: 0.003 * p ** 1.5 * 200 / n))[1] == ["S3 AT", "S3 ME"]
+    # Δ_T that stops growing (a plateau after T = 100)
+    flat = _failed(cfg, _results(cfg, delta=lambda p, n: 0.05 * min(p, 100) ** 0.7 * 200 / n))[1]
+    assert {"S1 AT", "S1 ME"} <= set(flat)
+    # the Moreau variant identical to AT (no equal-T advantage)
+    assert _failed(cfg, _results(cfg, speed_me=1.0))[1] == ["S5", "S6"]
+    # a Moreau variant that would be genuinely more stable at equal training loss
+    assert _failed(cfg, _results(cfg, me_delta_factor=0.6))[1] == ["S7"]
+    # no early stopping: the test loss keeps falling
+    assert "S8" in _failed(cfg, _results(cfg, test_extra=lambda p, n: -0.02 * np.sqrt(p) * 200 / n))[1]
+    # gradient norms above G (a scaling bug, e.g. 1/m vs 1/√m), lazy training
+    assert _failed(cfg, _results(cfg, grad=1.3))[1] == ["S11"]
+    assert _failed(cfg, _results(cfg, rel_move=0.1))[1] == ["S12"]
+
+
+def test_bound_table_reports_violated_hypotheses():
+    cfg = M.config("ci")
+    bt = M.bound_table(cfg, _results(cfg))
+    row = bt.iloc[0]
+    assert row.lam_rho > 0.5 and np.isnan(row.log10_B_ME)
+    assert 60 < row.log10_B_AT < 70 and abs(row.convex_AT - 963.5) < 1 and abs(row.convex_ME - 87.6) < 0.1
