@@ -12,6 +12,10 @@ Flat modules, one concept each:
 - :mod:`rob.homogeneous`  two-layer ReLU networks with trained biases, gradient descent, KKT diagnostics
 - :mod:`rob.attacks`      critical size along a fixed direction, ℓ2 PGD
 - :mod:`rob.stats`        small shared statistics (log-log slopes)
+- :mod:`rob.ntk`          closed-form two-layer and deep ReLU NTKs, RF kernel, input gradients, empirical NTK
+- :mod:`rob.spectral`     Gram eigendecomposition, GD / ridge / top-k filters, eigen-feature coefficients
+- :mod:`rob.nets`         two-layer networks in NTK parametrisation, centred, trained by full-batch GD (torch)
+- :mod:`rob.datasets`     digits binary tasks; MNIST and CIFAR-10 loaders from local files
 - :mod:`rob.theory`       closed-form predictions, one module per chapter
 - :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter
 - :mod:`rob.checks`       quantitative checks recorded as data

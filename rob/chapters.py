@@ -52,6 +52,20 @@ CHAPTERS: dict[str, Chapter] = {
             runtime={"ci": "about 20 s on 2 CPU cores",
                      "paper": "about 10 min on 2 CPU cores (three d = 10000, m = 256 networks of 1000 steps)"},
         ),
+        Chapter(
+            name="ntk-features",
+            title="What the NTK tells us about adversarial robustness",
+            notebook="notebooks/ntk-features.ipynb",
+            paper="Tsilivis & Kempe 2022, arXiv:2210.05577",
+            theorem="Adversarial examples computed from the NTK predictor alone transfer to lazily trained wide "
+                    "two-layer networks; the kernel's top eigen-features are robust, its bottom ones useful "
+                    "but fragile",
+            runtime={"ci": "about 1 min on 2 CPU cores",
+                     "paper": "about 10 min on 2 CPU cores (digits parity n = 1198; two networks per width "
+                              "up to 4096)"},
+            choices={"task": ("parity", "pair:3,8", "pair:0,1", "pair:1,7", "pair:4,9", "pair:5,6")},
+            bounds={"alpha": (0.01, 100.0)},
+        ),
     ]
 }
 
