@@ -80,12 +80,16 @@ def loss_and_grads(net: TwoLayer, X: torch.Tensor, Y: torch.Tensor, f0: torch.Te
 
 
 def train(net: TwoLayer, X: np.ndarray, Y: np.ndarray, eta: float, steps: int,
-          max_growth: float = 2.0) -> list[float]:
+          max_growth: float = 100.0) -> list[float]:
     """Full-batch GD with step ``η/α²`` for ``steps`` steps (in place); returns the loss before every
-    step and after the last.  Raises if the loss becomes non-finite or exceeds ``max_growth`` times
-    the initial loss (divergence: the step is too large for this finite-width kernel).  Short
-    bumps of the loss (up to ~30 % at m = 16, a few tens of steps in) are normal for narrow networks
-    at ηλ_0/n ≈ 1.3 and are reported by the caller, not refused."""
+    step and after the last.
+
+    Raises :class:`FloatingPointError` when training fails: a non-finite loss, a loss above
+    ``max_growth`` times the initial one, or a final loss not below the initial one.  A transient
+    spike that training recovers from is allowed and visible in the returned losses: a narrow
+    network's finite-width kernel can have ``ηλ_max/n > 2`` although the limiting kernel has
+    ``ηλ_0/n ≈ 1.3``; gradient descent then goes through a "catapult" (the loss rises for a few
+    steps, the kernel moves, and training converges), which is outside the lazy regime."""
     Xt = torch.as_tensor(X, dtype=net.W.dtype, device=net.W.device)
     Yt = torch.as_tensor(Y, dtype=net.W.dtype, device=net.W.device)
     with torch.no_grad():
@@ -102,6 +106,9 @@ def train(net: TwoLayer, X: np.ndarray, Y: np.ndarray, eta: float, steps: int,
                 break
             for p, g in zip((net.W, net.c, net.a, net.c0), grads):
                 p.sub_(lr * g)
+    if steps > 0 and losses[-1] >= losses[0]:
+        raise FloatingPointError(f"GD did not converge: loss {losses[0]:.4g} -> {losses[-1]:.4g} after {steps} "
+                                 f"steps (m={net.m}, eta={eta}); lower the step")
     return losses
 
 

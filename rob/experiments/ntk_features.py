@@ -320,7 +320,7 @@ def net_part(cfg: Config, seed: int, device: str = "cpu") -> pd.DataFrame:
             net, losses = train_net(cfg, km.task.X, km.task.y, m, seed, r, device)
             out = {k: nets.predict(net, v) for k, v in sets.items()}
             rows.append(dict(
-                m=m, rep=r, loss=losses[-1], max_bump=float(np.max(np.array(losses[1:]) / np.array(losses[:-1]))),
+                m=m, rep=r, loss=losses[-1], spike=float(max(losses) / losses[0]),
                 weight_change=nets.relative_change(net),
                 clean=_acc(out["clean"], yt), fgsm_T=_acc(out["fgsm_T"], yt), fgsm_inf=_acc(out["fgsm_inf"], yt),
                 noise=_acc(out["noise"], np.tile(yt, cfg.noise_draws)),
@@ -423,6 +423,8 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float | str]:
         "nf-net-noise": float(big.noise.mean()), "nf-net-clean": float(big.clean.mean()),
         "nf-agree-min": float(g.agreement.loc[mmin]), "nf-agree-max": float(g.agreement.loc[mmax]),
         "nf-rmse-max": float(g.rmse.loc[mmax]), "nf-slope": slope, "nf-wchange": float(g.weight_change.loc[mmax]),
+        "nf-spikes": float((N.spike > 1).sum()), "nf-nnets": float(len(N)),
+        "nf-spike-mmax": float(N.m[N.spike > 1].max()) if (N.spike > 1).any() else 0.0,
         "nf-mmax": float(mmax), "nf-mmin": float(mmin), "nf-reps": float(cfg.reps),
         "nf-qtop": q_top, "nf-qmid": q_mid, "nf-qbulk": q_bulk, "nf-qratio": ratio, "nf-rbulk": r_bulk,
         "nf-bulk-clean": K.bulk["clean"], "nf-bulk-fgsm": K.bulk["fgsm"], "nf-majority": K.bulk["majority"],
