@@ -61,8 +61,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "two-layer networks; the kernel's top eigen-features are robust, its bottom ones useful "
                     "but fragile",
             runtime={"ci": "about 1 min on 2 CPU cores",
-                     "paper": "about 10 min on 2 CPU cores (digits parity n = 1198; two networks per width "
-                              "up to 4096)"},
+                     "paper": "about 30 min on 2 CPU cores shared with other jobs, about 12 min alone (digits "
+                              "parity n = 1198; the two width-4096 networks take most of it)"},
             choices={"task": ("parity", "pair:3,8", "pair:0,1", "pair:1,7", "pair:4,9", "pair:5,6")},
             bounds={"alpha": (0.01, 100.0)},
         ),

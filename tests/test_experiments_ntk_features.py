@@ -48,7 +48,8 @@ def _ideal(cfg):
     fgsm = np.array([0.98, 0.90, 0.64, 0.17, 0.02, 0.0, 0.0])
     curves = pd.DataFrame(dict(eps=eps, fgsm=fgsm, pgd=[np.nan, np.nan, 0.63, 0.157, 0.014, np.nan, np.nan],
                                noise=[0.98, 0.98, 0.975, 0.96, 0.94, 0.90, 0.86], noise_min=0.0, noise_max=1.0))
-    learning = pd.DataFrame(dict(T=list(cfg.T_grid), clean=np.linspace(0.7, 0.98, 10), fgsm=0.44, eff_dim=1.0))
+    learning = pd.DataFrame(dict(T=list(cfg.T_grid), clean=np.linspace(0.7, 0.98, 10),
+                                 fgsm=[0.48, 0.47, 0.44, 0.43, 0.34, 0.22, 0.14, 0.14, 0.16, 0.17], eff_dim=1.0))
     K = M.KernelResults(
         lam=lam, n_train=n, n_test=1397, pos_share=0.5, min_train_test_dist=1.0, curves=curves,
         muT=dict(clean=0.97, own_fgsm=0.136, inf_fgsm=0.2, noise=0.945), learning=learning,
