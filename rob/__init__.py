@@ -18,6 +18,10 @@ Flat modules, one concept each:
 - :mod:`rob.two_layer`    smooth two-layer networks with a fixed ±1 output layer (torch, batched over replicas)
 - :mod:`rob.adv_train`    standard, adversarial and Moreau-envelope adversarial training by full-batch GD
 - :mod:`rob.stability`    argument stability, robust gap, Lipschitz/weak-convexity constants and stability bounds
+- :mod:`rob.ntk`          closed-form two-layer and deep ReLU NTKs, RF kernel, input gradients, empirical NTK
+- :mod:`rob.spectral`     Gram eigendecomposition, GD / ridge / top-k filters, eigen-feature coefficients
+- :mod:`rob.nets`         two-layer networks in NTK parametrisation, centred, trained by full-batch GD (torch)
+- :mod:`rob.datasets`     digits binary tasks; MNIST and CIFAR-10 loaders from local files
 - :mod:`rob.theory`       closed-form predictions, one module per chapter
 - :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter
 - :mod:`rob.checks`       quantitative checks recorded as data

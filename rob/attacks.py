@@ -113,3 +113,97 @@ def pgd_classification(W, a, X, y, eps: float, steps: int, norm: str = "linf", a
             dn = torch.linalg.vector_norm(delta, dim=-1, keepdim=True)
             delta = delta * torch.clamp(eps / torch.where(dn > 0, dn, torch.ones_like(dn)), max=1.0)
     return X + delta
+# ----------------------------------------------------------------------------------------------
+# generic first-order attacks (FGSM, PGD in ℓ∞ and ℓ2) for any predictor with a gradient oracle
+# ----------------------------------------------------------------------------------------------
+#
+# A predictor is given by ``grad(X) -> (len X, d)`` array of input gradients ∇g(x) of a real-valued
+# score g whose sign is the predicted label ±1.  Every attack lowers the margin y·g: a step moves
+# along ``−y ∇g`` (ℓ∞: its sign, sign(0) = 0; ℓ2: its direction), true labels are used, and after
+# every step the point is projected onto the ε-ball around the clean x and clipped to ``box``.
+# The direction equals that of the logistic (binary cross-entropy) loss, whose gradient is
+# ``−y σ(−y g) ∇g``; the squared loss is never used (its gradient changes sign when y·g > 1).
+
+
+def _l2_unit(G: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(G, axis=1, keepdims=True)
+    return G / np.where(norm > 0, norm, 1.0)
+
+
+def _project(X_adv: np.ndarray, X: np.ndarray, eps: float, norm: str,
+             box: tuple[float, float] | None) -> np.ndarray:
+    delta = X_adv - X
+    if norm == "inf":
+        delta = np.clip(delta, -eps, eps)
+    elif norm == "2":
+        dn = np.linalg.norm(delta, axis=1, keepdims=True)
+        delta = delta * np.minimum(1.0, eps / np.where(dn > 0, dn, 1.0))
+    else:
+        raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
+    out = X + delta
+    return out if box is None else np.clip(out, box[0], box[1])
+
+
+def fgsm(X: np.ndarray, y: np.ndarray, grad: Callable[[np.ndarray], np.ndarray], eps: float,
+         norm: str = "inf", box: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
+    """Fast gradient (sign) method: ``x̃ = clip(x − ε y sign ∇g(x))`` (ℓ∞) or
+    ``x̃ = clip(x − ε y ∇g/‖∇g‖)`` (ℓ2)."""
+    G = y[:, None] * grad(X)
+    step = np.sign(G) if norm == "inf" else _l2_unit(G)
+    if norm not in ("inf", "2"):
+        raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
+    out = X - eps * step
+    return out if box is None else np.clip(out, box[0], box[1])
+
+
+def pgd(X: np.ndarray, y: np.ndarray, grad: Callable[[np.ndarray], np.ndarray], eps: float,
+        steps: int = 20, step_size: float | None = None, norm: str = "inf",
+        box: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
+    """Projected gradient descent on the margin from a zero start: ``steps`` steps of size
+    ``step_size`` (default ``2.5 ε/steps``), each ``x ← Π(x − step·y·sign ∇g(x))`` (ℓ∞) or along the
+    normalised gradient (ℓ2), Π = projection onto the ε-ball around the clean x, then the box."""
+    if norm not in ("inf", "2"):
+        raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
+    step_size = 2.5 * eps / steps if step_size is None else step_size
+    Xa = X.copy()
+    for _ in range(steps):
+        G = y[:, None] * grad(Xa)
+        Xa = _project(Xa - step_size * (np.sign(G) if norm == "inf" else _l2_unit(G)), X, eps, norm, box)
+    return Xa
+
+
+def sign_noise(X: np.ndarray, eps: float, rng: np.random.Generator,
+               box: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
+    """Random sign noise of the same ℓ∞ size: ``x + ε r``, ``r`` uniform in {±1}^d, clipped."""
+    out = X + eps * rng.choice(np.array([-1.0, 1.0]), size=X.shape)
+    return out if box is None else np.clip(out, box[0], box[1])
+
+
+def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
+    """Fraction with ``sign(score) = y``; a score of exactly 0 counts as wrong."""
+    return float(np.mean(np.sign(scores) == y))
+
+
+def torch_grad(fn, device: str = "cpu", dtype=None) -> Callable[[np.ndarray], np.ndarray]:
+    """Gradient oracle for a torch scalar-output function (e.g. a network): ``X ↦ ∇_x Σ_t fn(x_t)``
+    by autograd, as a float64 numpy array, so that :func:`fgsm` and :func:`pgd` attack torch
+    networks exactly as they attack kernel predictors."""
+    import torch
+
+    dtype = dtype or torch.float64
+
+    def grad(X: np.ndarray) -> np.ndarray:
+        x = torch.tensor(X, dtype=dtype, device=device, requires_grad=True)
+        out = fn(x)
+        (g,) = torch.autograd.grad(out.sum(), x)
+        return g.detach().cpu().numpy().astype(np.float64)
+
+    return grad
+
+
+def feature_fgsm(X: np.ndarray, y: np.ndarray, grads: np.ndarray, eps: float,
+                 box: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
+    """ℓ∞ FGSM for many predictors at once: ``grads`` of shape (n, F, d) (one gradient per point and
+    predictor, e.g. per eigen-feature) gives the attacked points, shape (n, F, d)."""
+    out = X[:, None, :] - eps * np.sign(y[:, None, None] * grads)
+    return out if box is None else np.clip(out, box[0], box[1])

@@ -78,6 +78,18 @@ CHAPTERS: dict[str, Chapter] = {
                               "shared with other jobs); cut from the spec to 2 replicates, "
                               "r = 6 and T = 1200 at n = 800 to fit; minutes on a GPU"},
             bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
+            name="ntk-features",
+            title="What the NTK tells us about adversarial robustness",
+            notebook="notebooks/ntk-features.ipynb",
+            paper="Tsilivis & Kempe 2022, arXiv:2210.05577",
+            theorem="Adversarial examples computed from the NTK predictor alone transfer to lazily trained wide "
+                    "two-layer networks; the kernel's top eigen-features are robust, its bottom ones useful "
+                    "but fragile",
+            runtime={"ci": "about 1 min on 2 CPU cores",
+                     "paper": "about 30 min on 2 CPU cores shared with other jobs, about 12 min alone (digits "
+                              "parity n = 1198; the two width-4096 networks take most of it)"},
+            choices={"task": ("parity", "pair:3,8", "pair:0,1", "pair:1,7", "pair:4,9", "pair:5,6")},
+            bounds={"alpha": (0.01, 100.0)},
         ),
     ]
 }

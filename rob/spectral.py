@@ -1,0 +1,88 @@
+"""Kernel predictors through the eigendecomposition of the training Gram matrix, and eigen-features.
+
+``K = Θ(X, X) = Σ_i λ_i v_i v_iᵀ`` with ``λ_0 ≥ λ_1 ≥ … > 0`` (index 0 = top).  With training
+labels ``Y`` and gradient descent on ``L = (1/2n)‖u − Y‖²`` in the linearised (kernel) model with step
+``η`` for ``T`` steps, the predictor is ``μ_T(x) = Θ(x, X) α_T`` with
+
+    α_T = V diag(h_T(λ)/λ) VᵀY,   h_T(λ) = 1 − (1 − ηλ/n)^T   (T = ∞: h = 1, kernel regression).
+
+Eigen-feature ``i``: ``f^(i)(x) = (v_iᵀY/λ_i) Θ(x, X) v_i``, i.e. the column ``i`` of the coefficient
+matrix ``B = V diag(VᵀY/λ)``; ``μ_T = Σ_i h_T(λ_i) f^(i)``.  Ridge ``γ``: filter ``λ/(λ + nγ)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Eigenvalues (descending), eigenvectors (columns) and the label projections ``VᵀY``."""
+
+    lam: np.ndarray
+    V: np.ndarray
+    proj: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.lam)
+
+    @property
+    def feature_coefs(self) -> np.ndarray:
+        """``B = V diag(VᵀY/λ)``: ``f^(i)(x) = Θ(x, X) B[:, i]``."""
+        return self.V * (self.proj / self.lam)[None, :]
+
+
+def spectrum(K: np.ndarray, Y: np.ndarray) -> Spectrum:
+    """Eigendecomposition of the Gram ``K`` in descending order; raises if ``K`` is not positive definite."""
+    lam, V = np.linalg.eigh(K)
+    lam, V = lam[::-1].copy(), V[:, ::-1].copy()
+    if lam[-1] <= 0:
+        raise ValueError(f"the Gram matrix is not positive definite (smallest eigenvalue {lam[-1]:.3g})")
+    return Spectrum(lam, V, V.T @ np.asarray(Y, float))
+
+
+def gd_filter(lam: np.ndarray, n: int, eta: float, T: int | float) -> np.ndarray:
+    """``h_T(λ) = 1 − (1 − ηλ/n)^T`` for integer ``T`` (``T = inf`` gives 1); the base may be negative."""
+    lam = np.asarray(lam, float)
+    if np.isinf(T):
+        return np.ones_like(lam)
+    if int(T) != T or T < 0:
+        raise ValueError(f"T must be a non-negative integer or inf, got {T}")
+    return 1.0 - np.power(1.0 - eta * lam / n, int(T))
+
+
+def ridge_filter(lam: np.ndarray, n: int, gamma: float) -> np.ndarray:
+    """``λ/(λ + nγ)``."""
+    return np.asarray(lam, float) / (np.asarray(lam, float) + n * gamma)
+
+
+def topk_filter(lam: np.ndarray, k: int) -> np.ndarray:
+    """1 on the ``k`` largest eigenvalues, 0 elsewhere (the top-k predictor ``μ^{<k}``)."""
+    h = np.zeros(len(lam))
+    h[:k] = 1.0
+    return h
+
+
+def coefficients(spec: Spectrum, h: np.ndarray) -> np.ndarray:
+    """``α = V diag(h/λ) VᵀY``, so that the filtered predictor is ``Θ(x, X) α``."""
+    return spec.V @ (h * spec.proj / spec.lam)
+
+
+def check_step(lam0: float, n: int, eta: float, margin: float = 1.8) -> None:
+    """Refuse ``η ≥ margin·n/λ_0`` (GD on the kernel model is unstable from ``ηλ_0/n = 2``)."""
+    if eta * lam0 / n >= margin:
+        raise ValueError(f"step too large: eta*lambda_0/n = {eta * lam0 / n:.3f} >= {margin}; "
+                         f"use eta < {margin * n / lam0:.3g}")
+
+
+def half_time(lam: np.ndarray, n: int, eta: float) -> np.ndarray:
+    """``T_½(i) = n ln 2/(ηλ_i)``: steps until feature ``i`` has about half its final weight."""
+    return n * np.log(2) / (eta * np.asarray(lam, float))
+
+
+def effective_dimension(h: np.ndarray) -> float:
+    """``Σ_i h(λ_i)``: the number of features a filter lets through."""
+    return float(np.sum(h))
