@@ -1,4 +1,6 @@
-"""Attacks along a fixed direction and ℓ2 PGD for two-layer ReLU networks.
+"""Attacks: along a fixed direction and ℓ2 PGD for two-layer ReLU networks (implicit bias), PGD for
+smooth two-layer classifiers (stability), and generic FGSM / PGD in ℓ∞ and ℓ2 for any predictor with
+a gradient oracle, kernel predictors and torch networks alike (NTK features).
 
 Critical size along a fixed direction.  For a perturbation ``x − c·u(x)`` (``u`` fixed per point, e.g.
 the universal ``y z_1`` with ``z_1 = s/k``) the critical size is
@@ -113,6 +115,8 @@ def pgd_classification(W, a, X, y, eps: float, steps: int, norm: str = "linf", a
             dn = torch.linalg.vector_norm(delta, dim=-1, keepdim=True)
             delta = delta * torch.clamp(eps / torch.where(dn > 0, dn, torch.ones_like(dn)), max=1.0)
     return X + delta
+
+
 # ----------------------------------------------------------------------------------------------
 # generic first-order attacks (FGSM, PGD in ℓ∞ and ℓ2) for any predictor with a gradient oracle
 # ----------------------------------------------------------------------------------------------

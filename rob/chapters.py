@@ -65,6 +65,8 @@ CHAPTERS: dict[str, Chapter] = {
                      "paper": "about 10 min on 2 idle CPU cores (8 min of CPU, mostly the d = 1000 closed forms "
                               "and the d = 300 gradient descent); 24 min measured on a shared, loaded machine"},
             bounds={"J": (20, 5000)},
+        ),
+        Chapter(
             name="stability",
             title="Stability and generalization of adversarial training",
             notebook="notebooks/stability.ipynb",
@@ -78,6 +80,8 @@ CHAPTERS: dict[str, Chapter] = {
                               "shared with other jobs); cut from the spec to 2 replicates, "
                               "r = 6 and T = 1200 at n = 800 to fit; minutes on a GPU"},
             bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
+        ),
+        Chapter(
             name="ntk-features",
             title="What the NTK tells us about adversarial robustness",
             notebook="notebooks/ntk-features.ipynb",

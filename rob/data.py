@@ -45,6 +45,8 @@ def sphere_regression(n: int, n_test: int, d: int, zeta: float, rng: np.random.G
 def gaussian(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` i.i.d. points of ``N(0, I_d)`` (the regimes chapter's inputs), shape (n, d)."""
     return rng.standard_normal((n, d))
+
+
 def sphere_sign_data(n: int, d: int, flip: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``x ~ Unif(S^{d−1})`` (so ``‖x‖₂ = 1``) with labels ``y = sign(Σ_j x_j)``, each
     flipped independently with probability ``flip`` (apply to training *and* test sets alike).
