@@ -11,6 +11,7 @@ Flat modules, one concept each:
 - :mod:`rob.clusters`     cluster data, the universal direction, the robust network and its exact radius
 - :mod:`rob.homogeneous`  two-layer ReLU networks with trained biases, gradient descent, KKT diagnostics
 - :mod:`rob.attacks`      critical size along a fixed direction, ℓ2 PGD
+- :mod:`rob.adv_train_rf` adversarial training of random-features regression (concentrated robust objective)
 - :mod:`rob.stats`        small shared statistics (log-log slopes)
 - :mod:`rob.theory`       closed-form predictions, one module per chapter
 - :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter

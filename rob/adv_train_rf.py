@@ -97,14 +97,31 @@ def whiten(J2: np.ndarray, min_eig: float = 0.02) -> Whitening:
 
 @dataclass(frozen=True)
 class Fit:
-    """A fitted θ, the smoothed-objective gradient norm at exit of the last stage, the number of
-    L-BFGS iterations (all stages) and the smoothing gap ``|L_η(θ̂) − L_ε(θ̂)|`` of the last stage."""
+    """A fitted θ (and ``φ = Jθ``, ``c`` its coordinates in the reduced problem), the gradient norm of
+    the smoothed objective at exit of the last stage, the number of L-BFGS iterations (all stages) and
+    the smoothing gap ``|L_η(θ̂) − L_ε(θ̂)|`` of the last stage."""
 
     theta: np.ndarray
     phi: np.ndarray
+    c: np.ndarray
     grad_norm: float
     iterations: int
     smoothing_gap: float
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """The whitened design in the row space of ``Z̃ = ZJ⁻¹ = USVᵀ``: ``A = US`` (n × r), ``Vt = Vᵀ``."""
+
+    A: np.ndarray
+    Vt: np.ndarray
+
+
+def reduce_problem(Z: np.ndarray, wh: Whitening) -> Reduced:
+    """Thin SVD of ``Z̃ = ZJ⁻¹`` (rank ``r = min(n, N)``); shared by the fits at every ε."""
+    Zt = wh.inv_sqrt_apply(Z.T).T
+    U, S, Vt = sla.svd(Zt, full_matrices=False, check_finite=False, lapack_driver="gesdd")
+    return Reduced(U * S, Vt)
 
 
 def _smoothed(c, A, y, eps, eta):
@@ -119,29 +136,31 @@ def _smoothed(c, A, y, eps, eta):
 
 
 def fit_concentrated_surrogate(Z: np.ndarray, y: np.ndarray, wh: Whitening, eps: float,
-                               etas: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4), gtol: float = 1e-9) -> Fit:
+                               etas: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4), gtol: float = 1e-9,
+                               reduced: Reduced | None = None, c0: np.ndarray | None = None) -> Fit:
     """``θ̂ = argmin_θ (1/2n) Σ (|y_i − θᵀz_i| + ε‖Jθ‖)²`` (convex).
 
     1. Whiten: ``φ = Jθ``, ``Z̃ = ZJ⁻¹``, so ``L = (1/2n) Σ (|y_i − z̃_iᵀφ| + ε‖φ‖)²``.
     2. Reduce: with the thin SVD ``Z̃ = USVᵀ`` (rank ``r = min(n, N)``), a component of φ outside the
-       row space of Z̃ only increases ``‖φ‖``, so ``φ = Vc`` and ``L = (1/2n) Σ(|y − USc|_i + ε‖c‖)²``.
+       row space of Z̃ only increases ``‖φ‖``, so ``φ = Vc`` and ``L = (1/2n) Σ(|y − USc|_i + ε‖c‖)²``
+       (pass ``reduced`` to reuse the SVD across ε).
     3. Smooth ``|r| → √(r² + η²)``, ``‖c‖ → √(‖c‖² + η²)`` and minimise by L-BFGS-B (maxcor 50,
-       gtol ``gtol``, ftol 1e-14) for η = 1e-1, …, 1e-4, warm-starting each stage.
+       gtol ``gtol``, ftol 1e-14) for η = 1e-1, …, 1e-4, warm-starting each stage (the first from
+       ``c0``, default 0).
     4. Map back ``θ = J⁻¹Vc``.
     """
-    Zt = wh.inv_sqrt_apply(Z.T).T
-    U, S, Vt = sla.svd(Zt, full_matrices=False, check_finite=False, lapack_driver="gesdd")
-    A = U * S
-    c = np.zeros(len(S))
+    red = reduce_problem(Z, wh) if reduced is None else reduced
+    A = red.A
+    c = np.zeros(A.shape[1]) if c0 is None else np.array(c0, float)
     iters, res = 0, None
     for eta in etas:
         res = optimize.minimize(_smoothed, c, args=(A, y, eps, eta), jac=True, method="L-BFGS-B",
                                 options=dict(maxcor=50, gtol=gtol, ftol=1e-14, maxiter=50_000, maxfun=100_000))
         c, iters = res.x, iters + res.nit
-    phi = Vt.T @ c
+    phi = red.Vt.T @ c
     theta = wh.inv_sqrt_apply(phi)
     unsmoothed = float(np.mean((np.abs(y - A @ c) + eps * np.linalg.norm(c)) ** 2) / 2)
-    return Fit(theta, phi, float(np.linalg.norm(res.jac)), iters, abs(float(res.fun) - unsmoothed))
+    return Fit(theta, phi, c, float(np.linalg.norm(res.jac)), iters, abs(float(res.fun) - unsmoothed))
 
 
 def min_J_norm_interpolator(Z: np.ndarray, y: np.ndarray, J2: np.ndarray) -> np.ndarray:

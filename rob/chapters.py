@@ -52,6 +52,17 @@ CHAPTERS: dict[str, Chapter] = {
             runtime={"ci": "about 20 s on 2 CPU cores",
                      "paper": "about 10 min on 2 CPU cores (three d = 10000, m = 256 networks of 1000 steps)"},
         ),
+        Chapter(
+            name="adversarial-rf",
+            title="The curse of overparametrization in adversarial training",
+            notebook="notebooks/adversarial-rf.ipynb",
+            paper="Hassani & Javanmard 2024 (Ann. Statist.), arXiv:2201.05149",
+            theorem="In the proportional limit the robust test error of adversarially trained random-features "
+                    "regression is given by a scalar convex-concave saddle point (Thm 4.2); beyond "
+                    "interpolation it rises again with the number of features",
+            runtime={"ci": "about 1 min on 2 CPU cores (8 trials at d = 100, eigendecompositions up to N = 2000)",
+                     "paper": "about 25 min on 2 CPU cores (16 trials at d = 200, N up to 4000, 3 ψ2 × 5 ε)"},
+        ),
     ]
 }
 
