@@ -114,3 +114,10 @@ def test_checks_fail_when_the_reproduction_is_wrong():
     assert {"A3 curse", "A3 rise", "A3 limit", "A4"} <= set(failed)
     # residual of the reduced system too large
     assert "A0" in _failed(cfg, M.replace(ideal, theory=ideal.theory.assign(residual=1e-6)))[1]
+
+
+def test_fine_landmarks_match_the_reference_values():
+    lm = M.fine_landmarks(M.config("ci"), points=800)
+    assert lm["arf-fine-peak-psi1"] == pytest.approx(2.24, abs=0.02) and lm["arf-fine-peak"] == pytest.approx(2.196, abs=0.01)
+    assert lm["arf-fine-min-psi1"] == pytest.approx(5.97, abs=0.05) and lm["arf-fine-min"] == pytest.approx(0.7146, abs=1e-3)
+    assert lm["arf-fine-min3-psi1"] == pytest.approx(7.69, abs=0.05) and lm["arf-fine-peak3"] == pytest.approx(1.411, abs=2e-3)
