@@ -61,7 +61,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "regression is given by a scalar convex-concave saddle point (Thm 4.2); beyond "
                     "interpolation it rises again with the number of features",
             runtime={"ci": "about 1 min on 2 CPU cores (8 trials at d = 100, eigendecompositions up to N = 2000)",
-                     "paper": "about 25 min on 2 CPU cores (16 trials at d = 200, N up to 4000, 3 ψ2 × 5 ε)"},
+                     "paper": "about 20-30 min on 2 CPU cores (22 CPU-min; 16 trials at d = 200, N up to 4000, "
+                              "3 ψ2 × 5 ε, 3600 fits)"},
         ),
     ]
 }

@@ -85,10 +85,10 @@ def config(scale: str) -> Config:
 
 
 def theory(cfg: Config) -> pd.DataFrame:
-    """Limits on the union of the theory grid, the simulated grid and ψ1 = ``limit_psi1``, for every
+    """Limits on the union of the theory grid, the simulated grid, ψ1 = 100 and ψ1 = ``limit_psi1``, for every
     (ε, ψ2): one row per point with AR (ε′ = ε), SR, σ², t, ν, the interpolated fraction, λ, R⋆ and the
     residual ``max|E|`` of the reduced system."""
-    psi1 = np.unique(np.r_[cfg.theory_psi1, cfg.psi1_sim, cfg.limit_psi1])
+    psi1 = np.unique(np.r_[cfg.theory_psi1, cfg.psi1_sim, 100.0, cfg.limit_psi1])
     e, p2, p1 = np.meshgrid(np.asarray(cfg.eps), np.asarray(cfg.psi2s), psi1, indexing="ij")
     L = T.solve_grid(e, cfg.tau2, p1, p2)
     x = np.log(np.stack([L.alpha, np.where(L.trivial, 1.0, L.t), np.where(L.trivial, 1.0, L.kappa)]))
@@ -345,7 +345,7 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
         "arf-peak-psi1": lm1["peak_psi1"], "arf-peak": lm1["peak"], "arf-min-psi1": lm1["min_psi1"],
         "arf-min": lm1["min"], "arf-peak3-psi1": lm3["peak_psi1"], "arf-peak3": lm3["peak"],
         "arf-min3-psi1": lm3["min_psi1"], "arf-min3": lm3["min"],
-        "arf-ar6": ar6, "arf-ar20": ar20, "arf-ar100": float(_curve(th, e1, ps2).iloc[-1]), "arf-ar-lim": ar_lim,
+        "arf-ar6": ar6, "arf-ar20": ar20, "arf-ar100": _at(th, e1, ps2, 100.0), "arf-ar-lim": ar_lim,
         "arf-sim-ar6": float(H.AR[(e1, 6.0)]), "arf-sim-ar20": float(H.AR[(e1, 20.0)]),
         "arf-sim-ar6-3": float(H.AR[(e3, 6.0)]), "arf-sim-ar20-3": float(H.AR[(e3, 20.0)]),
         "arf-sim-sr6": float(H.SR[(e1, 6.0)]), "arf-sim-sr20": float(H.SR[(e1, 20.0)]),
