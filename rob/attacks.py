@@ -211,3 +211,31 @@ def feature_fgsm(X: np.ndarray, y: np.ndarray, grads: np.ndarray, eps: float,
     predictor, e.g. per eigen-feature) gives the attacked points, shape (n, F, d)."""
     out = X[:, None, :] - eps * np.sign(y[:, None, None] * grads)
     return out if box is None else np.clip(out, box[0], box[1])
+def pgd_l2_regression(f: Callable[[np.ndarray], np.ndarray], grad_f: Callable[[np.ndarray], np.ndarray],
+                      X: np.ndarray, y: np.ndarray, eps: float, steps: int = 40, step_size: float | None = None,
+                      chunk: int = 500) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-sided ℓ2 PGD on a regression model: ``max_{‖δ‖≤ε} (y − f(x + δ))²``.
+
+    For each direction ``s = ±1``: start at ``δ = 0`` and take ``steps`` normalised-gradient steps
+    ``δ ← Π_ε(δ + η s∇f(x + δ)/‖∇f(x + δ)‖)`` (step ``η = ε/8`` by default), keeping the largest
+    ``s·f`` seen along the path; the attacked loss is ``max((y − f_max)², (y − f_min)²)``.  Points are
+    processed in chunks of ``chunk`` rows.  Returns ``(loss, f_max, f_min)`` per point."""
+    eta = eps / 8 if step_size is None else step_size
+    n = len(X)
+    fmax, fmin = np.empty(n), np.empty(n)
+    for start in range(0, n, chunk):
+        sl = slice(start, min(n, start + chunk))
+        Xc = X[sl]
+        for s, out in ((1.0, fmax), (-1.0, fmin)):
+            delta = np.zeros_like(Xc)
+            best = s * f(Xc)
+            for _ in range(steps):
+                g = s * grad_f(Xc + delta)
+                norm = np.linalg.norm(g, axis=1, keepdims=True)
+                delta = delta + eta * g / np.where(norm > 0, norm, 1.0)
+                dn = np.linalg.norm(delta, axis=1, keepdims=True)
+                delta = delta * np.minimum(1.0, eps / np.where(dn > 0, dn, 1.0))
+                best = np.maximum(best, s * f(Xc + delta))
+            out[sl] = s * best
+    loss = np.maximum((y - fmax) ** 2, (y - fmin) ** 2)
+    return loss, fmax, fmin

@@ -94,6 +94,16 @@ CHAPTERS: dict[str, Chapter] = {
                               "parity n = 1198; the two width-4096 networks take most of it)"},
             choices={"task": ("parity", "pair:3,8", "pair:0,1", "pair:1,7", "pair:4,9", "pair:5,6")},
             bounds={"alpha": (0.01, 100.0)},
+            name="adversarial-rf",
+            title="The curse of overparametrization in adversarial training",
+            notebook="notebooks/adversarial-rf.ipynb",
+            paper="Hassani & Javanmard 2024 (Ann. Statist.), arXiv:2201.05149",
+            theorem="In the proportional limit the robust test error of adversarially trained random-features "
+                    "regression is given by a scalar convex-concave saddle point (Thm 4.2); beyond "
+                    "interpolation it rises again with the number of features",
+            runtime={"ci": "about 1 min on 2 CPU cores (8 trials at d = 100, eigendecompositions up to N = 2000)",
+                     "paper": "about 20-30 min on 2 CPU cores (22 CPU-min; 16 trials at d = 200, N up to 4000, "
+                              "3 ψ2 × 5 ε, 3600 fits)"},
         ),
     ]
 }
