@@ -10,8 +10,7 @@ Flat modules, one concept each:
 - :mod:`rob.kernels`      arc-cosine kernels, exact feature covariance on the sphere, Poincaré certificate
 - :mod:`rob.clusters`     cluster data, the universal direction, the robust network and its exact radius
 - :mod:`rob.homogeneous`  two-layer ReLU networks with trained biases, gradient descent, KKT diagnostics
-- :mod:`rob.attacks`      critical size along a fixed direction; FGSM / PGD (ℓ∞, ℓ2) for any gradient oracle; PGD for two-layer nets
-- :mod:`rob.attacks`      critical size along a fixed direction, ℓ2 PGD
+- :mod:`rob.attacks`      critical size along a fixed direction; FGSM / PGD (ℓ∞, ℓ2) for any gradient oracle; PGD for two-layer nets; two-sided ℓ2 PGD for regression
 - :mod:`rob.adv_train_rf` adversarial training of random-features regression (concentrated robust objective)
 - :mod:`rob.stats`        small shared statistics (log-log slopes)
 - :mod:`rob.hermite`      Hermite coefficients and Gaussian moments of activations

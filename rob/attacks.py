@@ -1,6 +1,7 @@
 """Attacks: along a fixed direction and ℓ2 PGD for two-layer ReLU networks (implicit bias), PGD for
 smooth two-layer classifiers (stability), and generic FGSM / PGD in ℓ∞ and ℓ2 for any predictor with
-a gradient oracle, kernel predictors and torch networks alike (NTK features).
+a gradient oracle, kernel predictors and torch networks alike (NTK features), and two-sided ℓ2 PGD for
+regression (adversarial RF).
 
 Critical size along a fixed direction.  For a perturbation ``x − c·u(x)`` (``u`` fixed per point, e.g.
 the universal ``y z_1`` with ``z_1 = s/k``) the critical size is
@@ -211,6 +212,8 @@ def feature_fgsm(X: np.ndarray, y: np.ndarray, grads: np.ndarray, eps: float,
     predictor, e.g. per eigen-feature) gives the attacked points, shape (n, F, d)."""
     out = X[:, None, :] - eps * np.sign(y[:, None, None] * grads)
     return out if box is None else np.clip(out, box[0], box[1])
+
+
 def pgd_l2_regression(f: Callable[[np.ndarray], np.ndarray], grad_f: Callable[[np.ndarray], np.ndarray],
                       X: np.ndarray, y: np.ndarray, eps: float, steps: int = 40, step_size: float | None = None,
                       chunk: int = 500) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -94,6 +94,8 @@ CHAPTERS: dict[str, Chapter] = {
                               "parity n = 1198; the two width-4096 networks take most of it)"},
             choices={"task": ("parity", "pair:3,8", "pair:0,1", "pair:1,7", "pair:4,9", "pair:5,6")},
             bounds={"alpha": (0.01, 100.0)},
+        ),
+        Chapter(
             name="adversarial-rf",
             title="The curse of overparametrization in adversarial training",
             notebook="notebooks/adversarial-rf.ipynb",
