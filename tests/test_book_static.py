@@ -107,6 +107,16 @@ def test_bib_entries_have_author_title_year():
             assert re.search(rf"^\s*{field}\s*=", entry, re.M), f"{field} missing in {entry[:60]}"
 
 
+def test_bib_parses_like_sphinxcontrib_bibtex_and_keys_are_unique():
+    """The bibliography parses with pybtex (the parser sphinxcontrib-bibtex uses), one entry per key."""
+    pybtex_db = pytest.importorskip("pybtex.database")
+    text = (ROOT / "book" / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,\s]+),", text, re.M)
+    assert len(keys) == len(set(keys)), f"duplicate keys: {sorted(k for k in set(keys) if keys.count(k) > 1)}"
+    db = pybtex_db.parse_string(text, "bibtex")
+    assert sorted(db.entries) == sorted(keys)
+
+
 def pins(lines) -> dict[str, str]:
     found = {}
     for line in lines:
