@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rob import checks
+import check_helpers
 from rob.experiments import adversarial_rf as M
 
 
@@ -58,10 +58,7 @@ def _ideal(cfg):
 
 
 def _failed(cfg, res):
-    report = checks.Report("adversarial-rf", {})
-    quoted = M.record_checks(report, cfg, res)
-    assert all(isinstance(v, float) for v in quoted.values())
-    return report, sorted(c.id for c in report.checks if not c.passed)
+    return check_helpers.record("adversarial-rf", M, cfg, res)
 
 
 def test_checks_pass_on_data_that_obey_the_theory():

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rob import checks
+import check_helpers
 from rob.experiments import memorization as M
 from rob.theory import memorization as T
 
@@ -99,9 +99,7 @@ def _ideal_results(cfg):
 
 
 def _failed(cfg, results):
-    report = checks.Report("memorization", {})
-    M.record_checks(report, cfg, results)
-    return report, sorted(c.id for c in report.checks if not c.passed)
+    return check_helpers.record("memorization", M, cfg, results)
 
 
 def test_checks_pass_on_data_that_obey_the_theorems():

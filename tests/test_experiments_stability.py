@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rob import checks
+import check_helpers
 from rob.experiments import stability as M
 
 
@@ -64,10 +64,7 @@ def _results(cfg, grad=0.6, **kw):
 
 
 def _failed(cfg, res):
-    report = checks.Report("stability", {})
-    quoted = M.record_checks(report, cfg, res)
-    assert all(isinstance(v, (float, str)) for v in quoted.values())
-    return report, sorted(c.id for c in report.checks if not c.passed)
+    return check_helpers.record("stability", M, cfg, res)
 
 
 def test_checks_pass_on_data_that_obey_the_theorems():
