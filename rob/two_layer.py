@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,18 +79,6 @@ def init_two_layer(m: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray
 def as_tensor(x, device: str | torch.device = "cpu") -> Tensor:
     """``x`` as a float64 tensor on ``device``."""
     return torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x, dtype=torch.float64, device=device)
-
-
-@contextmanager
-def torch_threads(n: int):
-    """Run the block with ``torch.set_num_threads(n)`` (restored afterwards).  Small batched
-    problems run faster on one thread than on two, especially on shared cores."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def preactivations(W: Tensor, X: Tensor) -> Tensor:

@@ -85,3 +85,15 @@ def test_resolve_device():
             params.resolve_device("cuda")
     with pytest.raises(ParameterError):
         params.resolve_device("gpu")
+
+
+def test_torch_threads_sets_and_restores():
+    import torch
+
+    old = torch.get_num_threads()
+    with params.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == old
+    with pytest.raises(RuntimeError), params.torch_threads(1):
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == old

@@ -22,6 +22,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import attacks, datasets, nets, ntk, spectral
+from ..params import torch_threads
 from ..progress import track
 from ..stats import loglog_slope
 
@@ -307,11 +308,7 @@ def net_part(cfg: Config, seed: int, device: str = "cpu") -> pd.DataFrame:
     """One row per (width, replicate): final training loss, relative weight change, and on the clean /
     μ_T-FGSM / μ_∞-FGSM / noise test sets the accuracy, plus the sign agreement with μ_T on the μ_T-FGSM
     set and RMSE(f̄_T − μ_T) on the clean test set."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(cfg.torch_threads)
-    try:
+    with torch_threads(cfg.torch_threads):
         with threadpool_limits(limits=1, user_api="blas"):
             km = kernel_model(cfg, seed)
             sets = attack_sets(km, cfg, seed)
@@ -330,8 +327,6 @@ def net_part(cfg: Config, seed: int, device: str = "cpu") -> pd.DataFrame:
                 agreement=float(np.mean(np.sign(out["fgsm_T"]) == np.sign(mu["fgsm_T"]))),
                 rmse=float(np.sqrt(np.mean((out["clean"] - mu["clean"]) ** 2))),
             ))
-    finally:
-        torch.set_num_threads(old)
     return pd.DataFrame(rows)
 
 

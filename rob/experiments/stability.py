@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .. import adv_train, data, two_layer
+from ..params import torch_threads
 from .. import stability as S
 from ..progress import track
 from ..stats import loglog_slope
@@ -148,7 +149,7 @@ def run_setting(spec: RunSpec, seed: int, rep: int = 0, device: str = "cpu") -> 
     XR, yR = adv_train.neighbour_replicas(X, y, np.arange(spec.r), Xn[:spec.r], yn[:spec.r])
     rows, gmax, flips = [], {}, {}
     norm0 = float(np.linalg.norm(W0))
-    with two_layer.torch_threads(1):
+    with torch_threads(1):
         for method in spec.methods:
             tr = adv_train.train_gd(W0, a, XR, yR, eps=spec.eps, eta=spec.eta, T=spec.T, method=method,
                                     lam=spec.lam_factor * spec.eta, inner_steps=spec.inner_steps,
