@@ -22,6 +22,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import attacks, datasets, nets, ntk, spectral
+from ..attacks import accuracy as _acc  # sign(score) = y; a score of 0 counts as wrong
 from ..params import torch_threads
 from ..progress import track
 from ..stats import loglog_slope
@@ -142,10 +143,6 @@ class KernelResults:
     N1: float
     N2: dict                    # abs_err, max_grad
     overlaps: pd.DataFrame      # i, depth2, depth3
-
-
-def _acc(scores, y):
-    return attacks.accuracy(scores, y)
 
 
 def _fgsm_acc(km: KernelModel, coef: np.ndarray, X: np.ndarray, y: np.ndarray, eps: float) -> float:
