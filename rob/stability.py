@@ -24,7 +24,6 @@ import math
 import numpy as np
 
 from .attacks import pgd_classification
-from .stats import loglog_slope  # noqa: F401  (re-exported: the chapter's slopes)
 from .two_layer import as_tensor, logistic, margins
 
 
