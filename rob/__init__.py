@@ -1,6 +1,6 @@
 """rob: the numerics behind the companion book on adversarial robustness of two-layer networks.
 
-Flat modules, one concept each:
+The mathematics, one module per concept:
 
 - :mod:`rob.activations`  activations σ with σ', σ''
 - :mod:`rob.data`         sphere data, linear teacher with label noise
@@ -23,13 +23,12 @@ Flat modules, one concept each:
 - :mod:`rob.spectral`     Gram eigendecomposition, GD / ridge / top-k filters, eigen-feature coefficients
 - :mod:`rob.nets`         two-layer networks in NTK parametrisation, centred, trained by full-batch GD (torch)
 - :mod:`rob.datasets`     digits binary tasks; MNIST and CIFAR-10 loaders from local files
-- :mod:`rob.theory`       closed-form predictions, one module per chapter
+- :mod:`rob.theory`       closed-form predictions, one module per paper
 - :mod:`rob.experiments`  the grids and sweeps of each chapter, one module per chapter
-- :mod:`rob.checks`       quantitative checks recorded as data
-- :mod:`rob.cache`        on-disk cache of expensive computations
-- :mod:`rob.params`       parameter validation and device selection
-- :mod:`rob.plotting`     the book's figure style and figure export
-- :mod:`rob.chapters`     the chapter registry; :mod:`rob.build`, :mod:`rob.cli`, :mod:`rob.student`: the ``rob`` command
+
+The machinery that runs the book (the ``rob`` command, papermill execution, the chapter
+registry, checks, cache, parameters, figures, progress bars, hand-outs) lives apart, in
+:mod:`rob.book`.
 """
 
 __version__ = "0.1.0"

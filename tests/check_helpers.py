@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from rob import checks
+from rob.book import checks
 
 
 def record(chapter: str, module: ModuleType, cfg: Any, results: Any) -> tuple[checks.Report, list[str]]:

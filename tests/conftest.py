@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rob import checks
+from rob.book import checks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def repo_root() -> Path:
 def rob_command() -> list[str]:
     """The ``rob`` command of this Python environment."""
     script = Path(sys.executable).with_name("rob")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "rob.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "rob.book.cli"]
 
 
 def copy_sources(dest: Path) -> Path:

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 import browser_checks as bc
-from rob import build
+from rob.book import build
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from conftest import copy_sources, run_build
 
-from rob import build
+from rob.book import build
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from rob import build, chapters
+from rob.book import build, chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -1,4 +1,4 @@
-"""rob.cache: hits and misses, keys, the ROB_NO_CACHE switch, and interrupted writes."""
+"""rob.book.cache: hits and misses, keys, the ROB_NO_CACHE switch, and interrupted writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from rob import cache
+from rob.book import cache
 
 CALLS: list[tuple] = []
 

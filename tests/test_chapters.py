@@ -1,12 +1,12 @@
-"""rob.chapters: the registry and the parameters declared by a notebook."""
+"""rob.book.chapters: the registry and the parameters declared by a notebook."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from rob import chapters
-from rob.params import ParameterError
+from rob.book import chapters
+from rob.book.params import ParameterError
 
 
 def notebook_with(tmp_path, source: str, tags=("parameters",)):

@@ -11,14 +11,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rob import chapters
+from rob.book import chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def rob_command() -> list[str]:
     script = Path(sys.executable).with_name("rob")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "rob.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "rob.book.cli"]
 
 
 @pytest.mark.slow

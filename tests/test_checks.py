@@ -1,4 +1,4 @@
-"""rob.checks: pass/fail rules, the JSON record and the table."""
+"""rob.book.checks: pass/fail rules, the JSON record and the table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from rob import checks
+from rob.book import checks
 
 
 def report() -> checks.Report:

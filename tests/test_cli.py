@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from rob import chapters
+from rob.book import chapters
 
 
 def rob_command() -> list[str]:
     script = Path(sys.executable).with_name("rob")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "rob.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "rob.book.cli"]
 
 
 def rob(*args: str, cwd: Path, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -104,7 +104,7 @@ def test_student_handout_command(repo_root, tmp_path):
     assert res.returncode == 0, res.stderr
     for chapter in chapters.CHAPTERS.values():
         assert (tmp_path / "handout" / Path(chapter.notebook).name).is_file()
-    res = subprocess.run([sys.executable, "-m", "rob.student", str(tmp_path / "h2")], cwd=repo_root,
+    res = subprocess.run([sys.executable, "-m", "rob.book.student", str(tmp_path / "h2")], cwd=repo_root,
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
 
@@ -144,7 +144,7 @@ def tiny_repo(tmp_path: Path, repo_root: Path, body: str) -> Path:
 
 
 def test_run_injects_out_dir_and_no_cache(repo_root, tmp_path):
-    body = ("import os\nfrom rob import checks\n"
+    body = ("import os\nfrom rob.book import checks\n"
             "r = checks.Report('CHAPTER', dict(scale=scale, seed=seed, device=device))\n"
             "r.equal('ENV', 'ROB_NO_CACHE reaches the kernel', float(os.environ.get('ROB_NO_CACHE') == '1'), 1.0)\n"
             "r.equal('SEED', 'the seed is injected', seed, 5)\n"
@@ -183,7 +183,7 @@ def test_build_stops_at_a_failing_chapter_and_builds_nothing(repo_root, tmp_path
 
 
 def test_failed_check_fails_the_run(repo_root, tmp_path):
-    body = ("from rob import checks\nr = checks.Report('CHAPTER', dict(scale=scale, seed=seed))\n"
+    body = ("from rob.book import checks\nr = checks.Report('CHAPTER', dict(scale=scale, seed=seed))\n"
             "r.below('M1', 'a failing check', 2.0, 1.0)\nr.finish(out_dir)")
     root = tiny_repo(tmp_path, repo_root, body)
     name = next(iter(chapters.CHAPTERS))

@@ -1,11 +1,11 @@
-"""rob.params: validation of notebook parameters and device selection."""
+"""rob.book.params: validation of notebook parameters and device selection."""
 
 from __future__ import annotations
 
 import pytest
 
-from rob import params
-from rob.params import ParameterError
+from rob.book import params
+from rob.book.params import ParameterError
 
 DECLARED = {"scale": "ci", "seed": 0, "device": "auto", "n_test": 0, "alpha": 0.5,
             "verbose": False, "out_dir": "results"}

@@ -1,4 +1,4 @@
-"""rob.student: solutions are stripped from notebooks, everything else is kept."""
+"""rob.book.student: solutions are stripped from notebooks, everything else is kept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import copy
 import nbformat
 import pytest
 
-from rob import student
+from rob.book import student
 
 md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
 
@@ -91,7 +91,7 @@ def test_strip_file_roundtrip(tmp_path):
 
 
 def test_handout_of_the_book_has_no_solutions(tmp_path, repo_root):
-    from rob.chapters import CHAPTERS
+    from rob.book.chapters import CHAPTERS
 
     paths = student.write_handout(tmp_path, root=repo_root)
     assert sorted(p.name for p in paths) == sorted(c.notebook.split("/")[-1] for c in CHAPTERS.values())

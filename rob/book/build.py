@@ -1,6 +1,6 @@
 """Execute chapters with papermill, record their checks, and build the book.
 
-Three entry points, used by :mod:`rob.cli`:
+Three entry points, used by :mod:`rob.book.cli`:
 
 - :func:`run_chapter` — ``rob run``: execute one chapter notebook into an output folder;
 - :func:`build_book` — ``rob build`` (what ``make book`` runs): stage the book sources in
@@ -8,7 +8,7 @@ Three entry points, used by :mod:`rob.cli`:
   then ``jupyter-book build`` into ``_build/html``;
 - :func:`read_runs` — ``rob status``: the last recorded run of each chapter and scale.
 
-Parameters are validated (:func:`rob.chapters.validate`) before anything is computed, because
+Parameters are validated (:func:`rob.book.chapters.validate`) before anything is computed, because
 papermill only warns about a parameter a notebook does not declare.  A notebook that fails (an
 exception, a failed check, a timeout) stops everything with a message naming the chapter and the
 cell; the book is never built after a failed execution.

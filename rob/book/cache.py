@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 
 T = TypeVar("T")
 
@@ -49,9 +49,10 @@ def enabled() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def source_fingerprint() -> str:
-    """sha256 over the bytes of every ``.py`` file of the installed ``rob`` package."""
+    """sha256 over the bytes of every ``.py`` file of the installed ``rob`` package (the
+    mathematics and this machinery alike)."""
     h = hashlib.sha256()
-    root = Path(__file__).parent
+    root = Path(__file__).resolve().parents[1]
     for path in sorted(root.rglob("*.py")):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())

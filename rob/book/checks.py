@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 
 SCHEMA = 1
 

@@ -16,8 +16,8 @@ Cells left empty by the stripping are dropped.  By default outputs and execution
 cleared too (a hand-out starts clean); the student build of the book keeps outputs
 (``keep_outputs=True``) because it strips notebooks that were already executed.
 
-Usage: ``rob student OUTDIR`` or ``python -m rob.student OUTDIR`` writes every chapter notebook
-of :data:`rob.chapters.CHAPTERS`, stripped, to ``OUTDIR/<chapter>.ipynb``.
+Usage: ``rob student OUTDIR`` or ``python -m rob.book.student OUTDIR`` writes every chapter notebook
+of :data:`rob.book.chapters.CHAPTERS`, stripped, to ``OUTDIR/<chapter>.ipynb``.
 """
 
 from __future__ import annotations

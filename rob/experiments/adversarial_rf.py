@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import adv_train_rf as F
 from .. import attacks, data, solvers
-from ..progress import track
+from ..book.progress import track
 from ..theory import adversarial_rf as T
 
 # ----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import attacks, clusters, homogeneous
-from ..progress import track
+from ..book.progress import track
 from ..stats import loglog_slope  # noqa: F401  (also used by the notebook as M.loglog_slope)
 
 # ----------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import activations, data, features, kernels, robustness, solvers
-from ..progress import track
+from ..book.progress import track
 from ..stats import loglog_slope
 
 # ----------------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ class Results:
 
 
 def record_checks(report, cfg: Config, r: Results) -> dict[str, float | str]:
-    """Record the acceptance checks M1-M15 in ``report`` (a :class:`rob.checks.Report`) and return
+    """Record the acceptance checks M1-M15 in ``report`` (a :class:`rob.book.checks.Report`) and return
     the numbers the chapter's prose quotes (glue name → value).
 
     Medians over replicates are used wherever a statistic sits near an interpolation threshold,

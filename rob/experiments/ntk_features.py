@@ -23,8 +23,8 @@ from threadpoolctl import threadpool_limits
 
 from .. import attacks, datasets, nets, ntk, spectral
 from ..attacks import accuracy as _acc  # sign(score) = y; a score of 0 counts as wrong
-from ..params import torch_threads
-from ..progress import track
+from ..book.params import torch_threads
+from ..book.progress import track
 from ..stats import loglog_slope
 
 # ----------------------------------------------------------------------------------------------

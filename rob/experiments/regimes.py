@@ -23,7 +23,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import activations, data, features, hermite, quadratic, regimes
-from ..progress import track
+from ..book.progress import track
 from ..robustness import sobolev_seminorm
 from ..stats import loglog_slope
 from ..theory import regimes as T

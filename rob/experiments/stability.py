@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from .. import adv_train, data, two_layer
-from ..params import torch_threads
+from ..book.params import torch_threads
 from .. import stability as S
-from ..progress import track
+from ..book.progress import track
 from ..stats import loglog_slope
 
 # ----------------------------------------------------------------------------------------------
