@@ -44,6 +44,28 @@ class ChapterFailed(RuntimeError):
     """A chapter notebook did not run to the end (its message names the chapter and the cell)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's :class:`KeyboardInterrupt` so that a run stops the same way
+    (kernel shut down, run recorded as interrupted); see :func:`interrupt_on_sigterm`."""
+
+    signal_name = "SIGTERM"
+
+
+def interrupt_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated` in this process (main thread only)."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def signal_name(exc: BaseException) -> str:
+    """``"SIGTERM"`` for :class:`Terminated`, ``"SIGINT"`` (Ctrl-C) for any other interrupt."""
+    return getattr(exc, "signal_name", "SIGINT")
+
+
 @dataclass
 class RunResult:
     """What one chapter execution produced."""
@@ -106,13 +128,57 @@ def _failing_cell(nb_path: Path) -> tuple[int | None, int | None]:
     return None, None
 
 
+def _mark_stopped_cell(nb_path: Path, ename: str, evalue: str) -> tuple[int | None, int | None]:
+    """Mark the cell that was running when execution was stopped from outside (a timeout, an
+    interrupt) as failed in the saved notebook, with an error output ``ename: evalue``; cells that
+    never started are marked ``pending`` (papermill marks them all ``completed``).  Returns the
+    (index, execution count) of that cell, ``(None, None)`` if no cell had started."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(nb_path), as_version=4)
+    except Exception:  # noqa: BLE001 - the notebook may not have been written at all
+        return None, None
+
+    def meta(cell: Any) -> dict[str, Any]:
+        return cell.setdefault("metadata", {}).setdefault("papermill", {})
+
+    started = [i for i, cell in enumerate(nb.cells) if meta(cell).get("start_time")]
+    if not started:
+        return None, None
+    index = started[-1]
+    cell = nb.cells[index]
+    meta(cell).update(status="failed", exception=True)
+    if cell.cell_type == "code":
+        cell.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue,
+                                                   traceback=[f"{ename}: {evalue}"]))
+    for later in nb.cells[index + 1:]:
+        if not meta(later).get("start_time"):
+            meta(later)["status"] = "pending"
+    nb.metadata.setdefault("papermill", {})["exception"] = True
+    nbformat.write(nb, str(nb_path))
+    return index, cell.get("execution_count")
+
+
+#: Passed to every kernel: its own log (e.g. ipykernel's warning that it talks to papermill over
+#: TCP on localhost without encryption, or tracebacks of a socket closed at shutdown) is noise to
+#: a reader; the notebook's own output (prints, warnings, progress bars) still streams.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
 def execute_notebook(chapter: str, input_path: Path, output_path: Path, cwd: Path,
                      parameters: dict[str, Any], timeout: int | None, stream: bool = True) -> None:
     """Run ``input_path`` with papermill into ``output_path`` (they may be the same file).
 
-    Raises :class:`ChapterFailed` naming the chapter, the failing cell and the error.
+    With ``stream``, the notebook's stdout and stderr (prints, warnings, progress bars) are copied
+    to this process's stderr as they come; rich outputs (tables, figures, HTML) are not, since a
+    terminal shows only their placeholder text.  Raises :class:`ChapterFailed` naming the chapter,
+    the failing cell and the error (for a timeout: the cell and the limit).  On an interrupt
+    (:class:`KeyboardInterrupt`, :class:`Terminated`) the running cell is marked in the saved
+    notebook and the interrupt propagates.
     """
     import papermill
+    from nbclient.exceptions import CellTimeoutError
     from papermill.exceptions import PapermillExecutionError
 
     if stream:
@@ -120,13 +186,27 @@ def execute_notebook(chapter: str, input_path: Path, output_path: Path, cwd: Pat
     try:
         papermill.execute_notebook(
             str(input_path), str(output_path), parameters=parameters, kernel_name="python3",
-            cwd=str(cwd), progress_bar=stream, log_output=stream, execution_timeout=timeout,
-            start_timeout=120)
+            cwd=str(cwd), progress_bar=stream, log_output=False, execution_timeout=timeout,
+            start_timeout=120, stdout_file=sys.stderr if stream else None,
+            stderr_file=sys.stderr if stream else None, extra_arguments=KERNEL_ARGUMENTS)
     except PapermillExecutionError as exc:
         raise ChapterFailed(
             f"chapter {chapter} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
             f"{exc.ename}: {exc.evalue}\n  executed notebook with the traceback: {output_path}") from None
-    except Exception as exc:  # timeouts, a dead kernel, a kernel that would not start
+    except CellTimeoutError:
+        index, count = _mark_stopped_cell(output_path, "CellTimeoutError",
+                                          f"the cell ran longer than the limit of {timeout} s per cell")
+        where = f"cell {index} (execution count {count})" if index is not None else "a cell"
+        raise ChapterFailed(
+            f"chapter {chapter} timed out in {where}: it ran longer than the limit of {timeout} s per cell "
+            f"(--timeout; 0 for none)\n  executed notebook: {output_path}") from None
+    except KeyboardInterrupt as exc:
+        # the kernel is gone: asyncio would report its abandoned tasks at exit ("Task exception was
+        # never retrieved ... DeadKernelError"), which says nothing more than "interrupted"
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        _mark_stopped_cell(output_path, "KeyboardInterrupt", f"the run was interrupted ({signal_name(exc)})")
+        raise
+    except Exception as exc:  # a dead kernel, a kernel that would not start
         index, count = _failing_cell(output_path)
         where = f"in cell {index} (execution count {count})" if index is not None else "before any cell ran"
         raise ChapterFailed(f"chapter {chapter} failed {where}: {type(exc).__name__}: {exc}".rstrip()) from None
@@ -161,8 +241,9 @@ def runs_dir() -> Path:
 
 
 def record_run(result: RunResult | None, chapter: str, scale: str, seed: int, out_dir: Path,
-               error: str | None = None) -> Path:
-    """Write ``runs/<chapter>-<scale>.json`` (the latest run wins)."""
+               error: str | None = None, interrupted: bool = False) -> Path:
+    """Write ``runs/<chapter>-<scale>.json`` (the latest run wins); ``interrupted`` marks a run
+    stopped by Ctrl-C or SIGTERM (``error`` then says how and after how long)."""
     rec = dict(result.record) if result else {}
     checks_list = rec.get("checks", [])
     entry = {
@@ -175,6 +256,7 @@ def record_run(result: RunResult | None, chapter: str, scale: str, seed: int, ou
         "git_commit": rec.get("git_commit") or os.environ.get("ROB_GIT_COMMIT", "unknown"),
         "out_dir": str(out_dir),
         "error": error,
+        "interrupted": interrupted,
         "checks": checks_list,
     }
     folder = runs_dir()
@@ -186,20 +268,61 @@ def record_run(result: RunResult | None, chapter: str, scale: str, seed: int, ou
     return path
 
 
-def read_runs() -> list[dict[str, Any]]:
-    """The recorded runs, sorted by chapter (in book order) and scale."""
+#: The fields ``rob status`` reads from a run record, with the types it accepts.
+RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "chapter": (str,), "scale": (str,), "seed": (int, type(None)), "n_passed": (int,), "n_checks": (int,),
+    "runtime_s": (int, float, type(None)), "created": (str, type(None)), "error": (str, type(None)),
+}
+
+
+def record_problem(record: Any) -> str | None:
+    """Why ``record`` is not a run record ``rob status`` can show, or ``None`` if it is."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, found {type(record).__name__}"
+    for name, types in RECORD_FIELDS.items():
+        if name not in record:
+            return f"no field {name!r}"
+        if not isinstance(record[name], types) or isinstance(record[name], bool):
+            return f"field {name!r} is {record[name]!r}"
+    return None
+
+
+def read_runs_checked() -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
+    """The readable run records, sorted by chapter (in book order) and scale, and the
+    ``(path, reason)`` of every record file that could not be read."""
     order = {name: i for i, name in enumerate(chapters.CHAPTERS)}
-    runs = []
+    runs, bad = [], []
     for path in sorted(runs_dir().glob("*.json")):
         try:
-            runs.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
+            record = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            bad.append((path, f"{type(exc).__name__}: {exc}"))
             continue
-    return sorted(runs, key=lambda r: (order.get(r.get("chapter"), len(order)), str(r.get("scale"))))
+        problem = record_problem(record)
+        if problem:
+            bad.append((path, problem))
+        else:
+            runs.append(record)
+    runs.sort(key=lambda r: (order.get(r["chapter"], len(order)), r["scale"]))
+    return runs, bad
+
+
+def read_runs() -> list[dict[str, Any]]:
+    """The readable run records, sorted by chapter (in book order) and scale."""
+    return read_runs_checked()[0]
 
 
 def _load_checks(path: Path) -> dict[str, Any]:
     return checks.load(path) if path.is_file() else {}
+
+
+def record_interrupt(exc: BaseException, chapter: str, scale: str, seed: int, out_dir: Path,
+                     notebook: Path, seconds: float) -> None:
+    """Record a run stopped by Ctrl-C or SIGTERM, with the time it ran."""
+    stopped = RunResult(chapter, scale, seed, out_dir, notebook, out_dir / f"{chapter}.checks.json",
+                        round(seconds, 1))
+    record_run(stopped, chapter, scale, seed, out_dir, interrupted=True,
+               error=f"interrupted ({signal_name(exc)}) after {seconds:.0f} s")
 
 
 # -- rob run -------------------------------------------------------------------------------------
@@ -230,6 +353,9 @@ def run_chapter(chapter: Chapter, params: dict[str, Any], out_dir: Path, root: P
         failed = RunResult(chapter.name, scale, seed, out_dir, output, checks_path,
                            round(time.perf_counter() - start, 1), _load_checks(checks_path))
         record_run(failed, chapter.name, scale, seed, out_dir, error=str(exc))
+        raise
+    except KeyboardInterrupt as exc:
+        record_interrupt(exc, chapter.name, scale, seed, out_dir, output, time.perf_counter() - start)
         raise
     result = RunResult(chapter.name, scale, seed, out_dir, output, checks_path,
                        round(time.perf_counter() - start, 1), _load_checks(checks_path))
@@ -393,8 +519,12 @@ def build_book(root: Path, scale: str = "ci", seed: int = 0, no_cache: bool = Fa
         nb = stage / chapter.notebook
         print(f"rob build: executing {chapter.name} ({scale}, seed {seed}) ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        execute_notebook(chapter.name, nb, nb, cwd=nb.parent,
-                         parameters={**params[chapter.name], "out_dir": "."}, timeout=timeout)
+        try:
+            execute_notebook(chapter.name, nb, nb, cwd=nb.parent,
+                             parameters={**params[chapter.name], "out_dir": "."}, timeout=timeout)
+        except KeyboardInterrupt as exc:
+            record_interrupt(exc, chapter.name, scale, seed, nb.parent, nb, time.perf_counter() - t0)
+            raise
         hide_injected_parameters(nb)
         checks_path = nb.parent / f"{chapter.name}.checks.json"
         result = RunResult(chapter.name, scale, seed, nb.parent, nb, checks_path,

@@ -3,7 +3,9 @@
 A chapter adds itself here with its notebook path (relative to the repository root, the same path
 as in ``_toc.yml``), the paper, the theorem it states, the expected runtime per scale and the
 admissible ranges of its own numeric knobs.  The names and types of the parameters themselves are
-read from the notebook's ``parameters`` cell (:func:`declared_parameters`).
+read from the notebook's ``parameters`` cell (:func:`declared_parameters`), the one source of
+which parameters exist: ``bounds`` and ``choices`` may only constrain parameters the notebook
+declares (``tests/test_cli_mistakes.py`` checks this for every chapter).
 """
 
 from __future__ import annotations
@@ -92,7 +94,6 @@ CHAPTERS: dict[str, Chapter] = {
             runtime={"ci": "about 1 min on 2 CPU cores",
                      "paper": "about 30 min on 2 CPU cores shared with other jobs, about 12 min alone (digits "
                               "parity n = 1198; the two width-4096 networks take most of it)"},
-            choices={"task": ("parity", "pair:3,8", "pair:0,1", "pair:1,7", "pair:4,9", "pair:5,6")},
             bounds={"alpha": (0.01, 100.0)},
         ),
         Chapter(

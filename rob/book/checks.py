@@ -82,14 +82,43 @@ def git_commit(path: str | os.PathLike = ".") -> str:
         return "unknown"
 
 
+def device_used(requested: Any) -> str:
+    """The device a computation asked to run on ``requested`` (``"auto"``, ``"cpu"``, ``"cuda"``)
+    runs on: ``"auto"`` resolved as :func:`rob.book.params.resolve_device` does."""
+    from .params import ParameterError, resolve_device
+
+    try:
+        return resolve_device(requested if requested is not None else "auto")
+    except ParameterError:
+        return str(requested)
+
+
+def thread_counts() -> dict[str, int | None]:
+    """The sizes of this process's thread pools: ``torch`` (``torch.get_num_threads()``) and
+    ``blas`` (the largest BLAS pool that :mod:`threadpoolctl` finds loaded; ``None`` if none).
+    Blocks that pin fewer threads (``threadpool_limits(1)``, :func:`rob.book.params.torch_threads`)
+    use fewer inside them."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    blas = [int(info["num_threads"]) for info in threadpool_info() if info.get("user_api") == "blas"]
+    return {"torch": int(torch.get_num_threads()), "blas": max(blas) if blas else None}
+
+
 @dataclass
 class Report:
-    """The checks of one chapter run, with its parameters and provenance."""
+    """The checks of one chapter run, with its parameters and provenance.
+
+    ``device``: the device the chapter's computations ran on, when it is not the resolved
+    ``params["device"]`` (e.g. ``"cpu"`` for a chapter that computes in float64 numpy whatever
+    device is asked for).
+    """
 
     chapter: str
     params: dict[str, Any]
     checks: list[Check] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    device: str | None = None
 
     # -- recording -------------------------------------------------------------------------
     def _add(self, id: str, description: str, value: Any, target: str, tolerance: str,
@@ -153,14 +182,15 @@ class Report:
             "params": dict(self.params),
             "scale": self.params.get("scale"),
             "seed": self.params.get("seed"),
-            "device": self.params.get("device"),
+            "device": self.device or device_used(self.params.get("device")),
             "runtime_s": round(time.perf_counter() - self.started, 3),
             "rob_version": __version__,
             "git_commit": git_commit(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
                          "scipy": scipy.__version__, "torch": torch.__version__},
-            "cpu_threads": os.cpu_count(),
+            "threads": thread_counts(),
+            "cpu_count": os.cpu_count(),
             "passed": self.passed,
             "checks": [asdict(c) for c in self.checks],
         }
@@ -176,7 +206,8 @@ class Report:
             f"<p>Parameters: {params}.<br>"
             f"<code>rob</code> {rec['rob_version']}, commit <code>{rec['git_commit']}</code>, "
             f"Python {rec['versions']['python']}, numpy {rec['versions']['numpy']}, torch {rec['versions']['torch']}.<br>"
-            f"Runtime {rec['runtime_s']:.1f} s on {rec['cpu_threads']} CPU threads, executed {rec['created']}. "
+            f"Runtime {rec['runtime_s']:.1f} s on {rec['device']} ({_threads_text(rec['threads'])}), "
+            f"executed {rec['created']}. "
             f"{sum(c.passed for c in self.checks)} of {len(self.checks)} checks passed.</p></div>"
         )
         table = self.table().to_html(index=False, classes="rob-checks", border=0, escape=True)
@@ -200,6 +231,11 @@ class Report:
                               f"({c.tolerance})" for c in failed)
             raise ReproductionError(f"{self.chapter}: {len(failed)} of {len(self.checks)} checks failed\n{lines}")
         return rec
+
+
+def _threads_text(threads: dict[str, int | None]) -> str:
+    blas = threads.get("blas")
+    return f"{threads.get('torch')} torch threads, " + (f"{blas} BLAS threads" if blas else "no BLAS pool found")
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:

@@ -8,7 +8,9 @@
     rob student OUTDIR                         notebooks without solutions, for a course
 
 Exit codes: 0 success, 1 a chapter or the build failed, 2 a usage or parameter error (reported
-before anything is computed).
+on one line before anything is computed: bad parameters, an output folder in the book's sources or
+not writable, an unusable cache folder), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (the
+run is recorded as interrupted).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import build, chapters
+from . import build, chapters, guards
 from .params import ParameterError, parse_value
 
 #: Parameters that have their own option and may not be given with ``-p``.
@@ -68,7 +70,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     chapter = chapters.get(args.chapter)
-    root = chapters.repo_root()
+    root = guards.find_root("run")
     given = parse_assignments(args.param)
     given.update(scale=args.scale, seed=args.seed, device=args.device)
     params = chapters.validate(chapter, given, root=root)
@@ -79,8 +81,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout < 0:
         raise UsageError(f"--timeout must be >= 0 seconds (0: no limit), got {args.timeout}")
     timeout = build.DEFAULT_TIMEOUT.get(params["scale"]) if args.timeout is None else (args.timeout or None)
-    out_dir = Path(args.out) if args.out else build.default_out_dir(root, chapter.name, params["scale"],
-                                                                     params["seed"])
+    guards.check_cache_dir()
+    default = build.default_out_dir(root, chapter.name, params["scale"], params["seed"])
+    out_dir = guards.check_out_dir(str(default) if args.out is None else args.out, root)
     print(f"rob run: {chapter.name} (scale {params['scale']}, seed {params['seed']}, "
           f"device {params['device']}) -> {out_dir}", file=sys.stderr, flush=True)
     try:
@@ -106,14 +109,22 @@ def _ago(created: str | None) -> str:
     return when.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def _result(record: dict[str, Any]) -> str:
+    if record.get("interrupted"):
+        return "INTERRUPTED"
+    return "FAILED" if record.get("error") or not record.get("passed") else "ok"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    runs = build.read_runs()
+    runs, malformed = build.read_runs_checked()
+    for path, problem in malformed:
+        print(f"rob status: skipped the malformed record {path}: {problem}", file=sys.stderr)
     if not runs:
         print(f"no runs recorded yet (in {build.runs_dir()}); try: rob run {next(iter(chapters.CHAPTERS))}")
         return 0
     rows = []
     for r in runs:
-        result = "FAILED" if r.get("error") or not r.get("passed") else "ok"
+        result = _result(r)
         runtime = f"{r['runtime_s']:.0f} s" if r.get("runtime_s") is not None else "?"
         rows.append([r.get("chapter"), r.get("scale"), r.get("seed"),
                      f"{r.get('n_passed', 0)}/{r.get('n_checks', 0)}", result, runtime,
@@ -129,7 +140,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    root = chapters.repo_root()
+    root = guards.find_root("build")
+    guards.check_cache_dir()
     only = [name.strip() for name in args.chapters.split(",") if name.strip()] if args.chapters else None
     start = time.perf_counter()
     try:
@@ -153,7 +165,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_student(args: argparse.Namespace) -> int:
     from . import student
 
-    return student.main([args.out_dir])
+    return student.main([args.out_dir], root=guards.find_root("student"))
 
 
 # -- parser --------------------------------------------------------------------------------------
@@ -202,14 +214,16 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rob`` command; returns the exit code."""
     args = make_parser().parse_args(argv)
+    build.interrupt_on_sigterm()
     try:
         return args.func(args)
     except (ParameterError, UsageError, FileNotFoundError) as exc:
         print(f"rob {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"rob {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        name = build.signal_name(exc)
+        print(f"rob {args.command}: interrupted ({name})", file=sys.stderr)
+        return 143 if name == "SIGTERM" else 130
 
 
 if __name__ == "__main__":

@@ -68,9 +68,10 @@ def validate(declared: Mapping[str, Any], given: Mapping[str, Any],
 
     Raises :class:`ParameterError` for an unknown name, a value whose type differs from the
     default's, a common parameter out of range (:func:`check_common`), a given numeric knob
-    outside ``bounds[name] = (lo, hi)`` or a given value not in ``choices[name]`` (defaults are
-    not range-checked: they may be sentinels).  Returns the full parameter
-    set (defaults updated with ``given``).
+    outside ``bounds[name] = (lo, hi)`` or a given value not in ``choices[name]``.  The notebook's
+    default is always accepted, given or not: it may be a sentinel outside the range (e.g.
+    ``n_test = 0`` for "the scale's default"), and giving it explicitly means the same.  Returns
+    the full parameter set (defaults updated with ``given``).
     """
     unknown = sorted(set(given) - set(declared))
     if unknown:
@@ -84,14 +85,16 @@ def validate(declared: Mapping[str, Any], given: Mapping[str, Any],
                 f"(default {declared[name]!r}), got {value!r} ({type(value).__name__})")
         params[name] = value
     check_common(params.get("scale", "ci"), params.get("seed", 0), params.get("device", "auto"))
-    # Ranges apply to the values a user gives: a notebook's default may be a sentinel
-    # (e.g. n_test = 0 for "the scale's default").
+    # Ranges apply to the values a user gives other than the default: a notebook's default may
+    # be a sentinel (e.g. n_test = 0 for "the scale's default").
     for name, (lo, hi) in (bounds or {}).items():
-        if name in given and not lo <= params[name] <= hi:
-            raise ParameterError(f"parameter {name} must lie in [{lo}, {hi}], got {params[name]!r}")
+        if name in given and params[name] != declared[name] and not lo <= params[name] <= hi:
+            raise ParameterError(f"parameter {name} must lie in [{lo}, {hi}] or be its default "
+                                 f"{declared[name]!r}, got {params[name]!r}")
     for name, allowed in (choices or {}).items():
-        if name in given and params[name] not in allowed:
-            raise ParameterError(f"parameter {name} must be one of {allowed}, got {params[name]!r}")
+        if name in given and params[name] != declared[name] and params[name] not in allowed:
+            raise ParameterError(f"parameter {name} must be one of {allowed} or its default "
+                                 f"{declared[name]!r}, got {params[name]!r}")
     return params
 
 

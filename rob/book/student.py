@@ -131,13 +131,25 @@ def write_handout(out_dir: str | Path, root: Path | None = None) -> list[Path]:
             for ch in CHAPTERS.values()]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, root: Path | None = None) -> int:
+    """``rob student OUTDIR``: exit code 0, 1 for a malformed notebook, 2 for an ``OUTDIR`` that is
+    refused (:func:`rob.book.guards.check_out_dir`: in the book's sources, a file, not writable)."""
+    from .chapters import repo_root
+    from .guards import check_out_dir
+    from .params import ParameterError
+
     parser = argparse.ArgumentParser(prog="rob student",
                                      description="Write the chapter notebooks without solutions or outputs.")
     parser.add_argument("out_dir", help="folder for the stripped notebooks")
     args = parser.parse_args(argv)
     try:
-        paths = write_handout(args.out_dir)
+        root = root or repo_root()
+        out_dir = check_out_dir(args.out_dir, root, option="OUTDIR")
+    except (ParameterError, FileNotFoundError) as exc:
+        print(f"rob student: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        paths = write_handout(out_dir, root)
     except (StripError, FileNotFoundError) as exc:
         print(f"rob student: error: {exc}", file=sys.stderr)
         return 1
