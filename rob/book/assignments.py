@@ -114,13 +114,14 @@ def questions(nb: nbformat.NotebookNode) -> list[Question]:
 
 # -- the book page ---------------------------------------------------------------------------------
 
-_SOLUTION_MARK = re.compile(r"^\s*#\s*(BEGIN|END) SOLUTION(\s+NO PROMPT)?\s*$|\s*#\s*SOLUTION\s*$", re.I)
+_MARKER_LINE = re.compile(r"^\s*#\s*(BEGIN|END) SOLUTION(\s+NO PROMPT)?\s*$", re.I)
+_MARKER_TAIL = re.compile(r"\s*#\s*SOLUTION\s*$", re.I)
 
 
 def _shown_code(source: str) -> str:
-    """A solution cell as the book shows it: otter's ``# BEGIN/END SOLUTION`` markers dropped."""
-    lines = [_SOLUTION_MARK.sub("", line) if line.rstrip().endswith("# SOLUTION") else line
-             for line in source.splitlines() if not re.match(r"^\s*#\s*(BEGIN|END) SOLUTION", line)]
+    """A solution cell as the book shows it: otter's ``# BEGIN/END SOLUTION`` lines and
+    ``# SOLUTION`` line markers dropped."""
+    lines = [_MARKER_TAIL.sub("", line) for line in source.splitlines() if not _MARKER_LINE.match(line)]
     return "\n".join(lines).strip("\n")
 
 
@@ -157,9 +158,9 @@ def book_page(nb: nbformat.NotebookNode, chapter: str) -> nbformat.NotebookNode:
         elif kind is None and cell.cell_type != "raw" and depth == 0 and id(cell) not in in_question:
             cells.append(nbformat.from_dict(cell))
     page = nbformat.v4.new_notebook(metadata=nb.metadata)
-    note = md("```{note}\nThis page is the instructor's view of the assignment, solutions included. The student "
-              "notebook (no solutions, no hidden tests) and the autograder are built by `rob assignments`; "
-              "`rob grade` grades a submission (see the README, *Fork it for a course*).\n```")
+    note = md("```{note}\nThe student notebook of this assignment (no solutions, no hidden tests) and its "
+              "autograder are built by `rob assignments`, and `rob grade` grades a submission (see the "
+              "README, *Fork it for a course*).\n```")
     cells.insert(1 if cells and cells[0].cell_type == "markdown" else 0, note)
     for i, cell in enumerate(cells):
         cell["id"] = f"{chapter}-page-{i:02d}"
@@ -301,7 +302,7 @@ def submission_chapter(path: Path) -> str | None:
 def _first_failure(output: str) -> str:
     """A one-line reason from otter's test output (the last line of the first error)."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    for i, line in enumerate(lines):
+    for line in lines:
         if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", line) or line.startswith("AssertionError"):
             return line[:200]
     return ""
@@ -317,7 +318,7 @@ def grade(submission: Path, autograder: Path, timeout: int = 600) -> Grade:
     possible = zip_questions(autograder)
 
     def zero(message: str) -> Grade:
-        return Grade([Score(q, 0.0, p, message) for q, p in possible.items()], message)
+        return Grade([Score(q, 0.0, p, "not graded") for q, p in possible.items()], message)
 
     try:
         nbformat.validate(nbformat.read(str(submission), as_version=4))
