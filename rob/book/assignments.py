@@ -21,6 +21,7 @@ implementations).  Three uses of one source:
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -308,6 +309,19 @@ def _first_failure(output: str) -> str:
     return ""
 
 
+def _kernel_env() -> dict[str, str]:
+    """The environment of ``otter run``: this environment's own ``python3`` kernel spec first.
+
+    otter executes notebooks with the kernel named ``python3``. ipykernel installs one into
+    ``<sys.prefix>/share/jupyter/kernels`` that runs this Python, but a user-level spec of the same
+    name (``~/.local/share/jupyter/kernels/python3``) would win over it; ``JUPYTER_PATH`` comes first."""
+    env = dict(os.environ)
+    share = Path(sys.prefix) / "share" / "jupyter"
+    if (share / "kernels" / "python3" / "kernel.json").is_file():
+        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(share), env.get("JUPYTER_PATH")]))
+    return env
+
+
 def grade(submission: Path, autograder: Path, timeout: int = 600) -> Grade:
     """Grade ``submission`` with ``otter run`` and the autograder zip; never raises for a bad
     submission (zero points and a message instead)."""
@@ -330,7 +344,8 @@ def grade(submission: Path, autograder: Path, timeout: int = 600) -> Grade:
         shutil.copy2(submission, sub)
         try:
             proc = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(autograder.resolve()),
-                                   "-o", tmp, str(sub)], capture_output=True, text=True, timeout=timeout)
+                                   "-o", tmp, str(sub)], capture_output=True, text=True, timeout=timeout,
+                                  env=_kernel_env())
         except subprocess.TimeoutExpired:
             return zero(f"grading took longer than {timeout} s (an endless loop?)")
         results = Path(tmp) / "results.json"
