@@ -31,6 +31,14 @@ student: $(STAMP)
 	$(BIN)/rob build --student
 	$(BIN)/rob student _build/handout
 
+# Course assignments (otter-grader): per chapter the student notebook (no solutions, no hidden
+# tests), the autograder zip and the instructor notebook, in $(ASSIGNMENTS_OUT)/<chapter>/.
+# Grade a submission with: .venv/bin/rob grade SUBMISSION.ipynb
+ASSIGNMENTS_OUT ?= _build/assignments
+.PHONY: assignments
+assignments: $(STAMP)
+	$(BIN)/rob assignments $(ASSIGNMENTS_OUT)
+
 venv: $(STAMP)
 
 $(BIN)/python:

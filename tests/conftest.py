@@ -48,7 +48,7 @@ def rob_command() -> list[str]:
 
 
 def copy_sources(dest: Path) -> Path:
-    """Copy the book's sources (config, toc, ``book/``, ``notebooks/*.ipynb``) into ``dest``."""
+    """Copy the book's sources (config, toc, ``book/``, ``notebooks/*.ipynb``, ``assignments/``) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, dest / name)
@@ -56,6 +56,7 @@ def copy_sources(dest: Path) -> Path:
     (dest / "notebooks").mkdir()
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy2(nb, dest / "notebooks" / nb.name)
+    shutil.copytree(ROOT / "assignments", dest / "assignments")  # the assignment sources (book pages)
     return dest
 
 

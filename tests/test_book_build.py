@@ -86,7 +86,7 @@ def test_intro_cites_the_papers(book):
 
 def test_stage_holds_sources_only(book):
     stage = book / "_build" / "stage"
-    assert sorted(p.name for p in stage.iterdir()) == ["_config.yml", "_toc.yml", "book", "notebooks"]
+    assert sorted(p.name for p in stage.iterdir()) == ["_config.yml", "_toc.yml", "assignments", "book", "notebooks"]
     assert (stage / "book" / "status.md").read_text() != (ROOT / "book" / "status.md").read_text()
 
 
@@ -105,3 +105,10 @@ def test_student_build_has_no_solutions(book, tmp_path):
         assert any(c.get("outputs") for c in download.cells if c.cell_type == "code")
         page_text = (html / f"{build._strip_suffix(chapter.notebook)}.html").read_text()
         assert 'class="solution' not in page_text
+    # the assignment pages: the exercises stay, their solutions (code included) go
+    for page in sorted((ROOT / "assignments").glob("*.ipynb")):
+        download = nbformat.read(str(html / "_sources" / "assignments" / page.name), as_version=4)
+        text = "\n".join(c.source for c in download.cells)
+        assert "{exercise}" in text and "{solution" not in text and "def " not in text
+        page_text = (html / "assignments" / f"{page.stem}.html").read_text()
+        assert 'class="exercise' in page_text and 'class="solution' not in page_text

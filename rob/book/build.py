@@ -399,7 +399,8 @@ def toc_chapters(root: Path) -> list[Chapter]:
 
 
 def stage_sources(root: Path, stage: Path) -> None:
-    """Copy the book sources (config, toc, ``book/``, ``notebooks/*.ipynb``) into a fresh ``stage``."""
+    """Copy the book sources (config, toc, ``book/``, ``notebooks/*.ipynb``) into a fresh ``stage``,
+    with the book pages of ``assignments/*.ipynb`` (:func:`rob.book.assignments.stage_pages`)."""
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
@@ -410,6 +411,10 @@ def stage_sources(root: Path, stage: Path) -> None:
     (stage / "notebooks").mkdir()
     for nb in sorted((root / "notebooks").glob("*.ipynb")):
         shutil.copy2(nb, stage / "notebooks" / nb.name)
+    # the assignment pages: the otter sources rendered as exercises with solution dropdowns
+    from .assignments import stage_pages
+
+    stage_pages(root, stage)
 
 
 def _drop_from_toc(toc_path: Path, drop: set[str]) -> None:
@@ -542,6 +547,8 @@ def build_book(root: Path, scale: str = "ci", seed: int = 0, no_cache: bool = Fa
 
         for result in results:
             strip_file(result.notebook, result.notebook, keep_outputs=True)
+        for page in sorted((stage / "assignments").glob("*.ipynb")):
+            strip_file(page, page)
 
     docs = {c.name: "/" + _strip_suffix(c.notebook) for c in selected}
     (stage / STATUS_PAGE).write_text(status_markdown(

@@ -168,6 +168,53 @@ def cmd_student(args: argparse.Namespace) -> int:
     return student.main([args.out_dir], root=guards.find_root("student"))
 
 
+# -- assignments and grading (otter-grader; the logic is in rob.book.assignments) ------------------
+
+def cmd_assignments(args: argparse.Namespace) -> int:
+    from . import assignments
+
+    only = [n.strip() for n in args.chapters.split(",") if n.strip()] if args.chapters else None
+    out = Path(args.out_dir) if args.out_dir else chapters.repo_root() / assignments.DEFAULT_OUT
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder")
+    try:
+        built = assignments.build(out, only=only)
+    except assignments.AssignmentError as exc:
+        raise UsageError(str(exc)) from None
+    except RuntimeError as exc:
+        print(f"rob assignments: FAILED: {exc}", file=sys.stderr)
+        return 1
+    for b in built:
+        print(f"{b.chapter}: {b.student}  {b.autograder}  {b.solution}")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from . import assignments
+
+    root = chapters.repo_root()
+    submission = Path(args.submission)
+    if not submission.is_file():
+        raise UsageError(f"submission {submission} does not exist")
+    try:
+        if args.autograder:
+            zip_path = assignments.check_autograder(Path(args.autograder))
+        else:
+            chapter = args.chapter or assignments.submission_chapter(submission)
+            if chapter is None:
+                raise UsageError(f"cannot tell the chapter of {submission}; pass --chapter or --autograder")
+            assignments.source_path(chapter, root)
+            zip_path = Path(args.assignments or root / assignments.DEFAULT_OUT) / chapter / f"{chapter}-autograder.zip"
+            if not zip_path.is_file():
+                print(f"rob grade: building the autograder of {chapter} into {zip_path.parent}", file=sys.stderr)
+                assignments.build_one(chapter, zip_path.parent.parent, root)
+        result = assignments.grade(submission, zip_path)
+    except assignments.AssignmentError as exc:
+        raise UsageError(str(exc)) from None
+    print(assignments.report(result))
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------------
 
 def make_parser() -> argparse.ArgumentParser:
@@ -208,6 +255,25 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("student", help="write the chapter notebooks without solutions (course hand-out)")
     p.add_argument("out_dir", metavar="OUTDIR")
     p.set_defaults(func=cmd_student)
+
+    p = sub.add_parser("assignments", help="build the student notebooks and autograder zips (otter assign)",
+                       description="Run otter assign on assignments/<chapter>.ipynb; write per chapter "
+                                   "OUTDIR/<chapter>/student/<chapter>.ipynb, <chapter>-autograder.zip "
+                                   "and solution/<chapter>.ipynb.")
+    p.add_argument("out_dir", metavar="OUTDIR", nargs="?",
+                   help="default _build/assignments in the repository")
+    p.add_argument("--chapters", metavar="A,B", help="only these chapters")
+    p.set_defaults(func=cmd_assignments)
+
+    p = sub.add_parser("grade", help="grade a submitted assignment notebook (otter run)",
+                       description="Grade SUBMISSION with otter run and print the score of each question.")
+    p.add_argument("submission", metavar="SUBMISSION", help="the student's notebook")
+    p.add_argument("--autograder", metavar="ZIP", help="the autograder zip (default: the chapter's, "
+                   "from --assignments, built if missing)")
+    p.add_argument("--chapter", help="the chapter (default: read from the notebook's metadata or name)")
+    p.add_argument("--assignments", metavar="DIR", help="where rob assignments wrote its output; "
+                   "default _build/assignments")
+    p.set_defaults(func=cmd_grade)
     return parser
 
 
