@@ -266,8 +266,22 @@ def test_rob_grade_blank_and_bad_submissions(built, tmp_path):
     (["grade", "README.md"], "cannot tell the chapter"),
     (["grade", "README.md", "--chapter", "nope"], "unknown chapter"),
     (["assignments", "/tmp/x", "--chapters", "nope"], "unknown chapter"),
+    (["assignments", "notebooks"], "book's sources"),
+    (["assignments", "README.md"], "book's sources"),
 ])
 def test_unusable_paths_exit_2_with_one_line(args, message):
     res = rob(*args)
     assert res.returncode == 2 and res.stdout == ""
     assert len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+def test_rebuilding_keeps_other_files_in_the_chapter_folder(tmp_path):
+    """`rob assignments` into a folder that already holds collected work replaces only its own files."""
+    collected = tmp_path / "regimes" / "submissions" / "alice.ipynb"
+    collected.parent.mkdir(parents=True)
+    collected.write_text("{}")
+    first = assignments.build_one("regimes", tmp_path, ROOT)
+    second = assignments.build_one("regimes", tmp_path, ROOT)
+    assert collected.read_text() == "{}"
+    assert second.student.is_file() and second.autograder.is_file() and first.solution == second.solution

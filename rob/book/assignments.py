@@ -209,10 +209,10 @@ def build_one(chapter: str, out_dir: Path, root: Path | None = None) -> Built:
         if proc.returncode != 0 or not zips:
             raise RuntimeError(f"otter assign failed for {chapter} (exit {proc.returncode}):\n"
                                f"{(proc.stdout + proc.stderr)[-3000:]}")
-        if dest.exists():
-            shutil.rmtree(dest)
-        (dest / "student").mkdir(parents=True)
-        (dest / "solution").mkdir()
+        # Only the files this step writes are replaced: anything else in dest (collected
+        # submissions, a teacher's notes) is kept.
+        (dest / "student").mkdir(parents=True, exist_ok=True)
+        (dest / "solution").mkdir(exist_ok=True)
         student = dest / "student" / f"{chapter}.ipynb"
         nb = nbformat.read(str(dist / "student" / f"{chapter}.ipynb"), as_version=4)
         for cell in nb.cells:
@@ -221,7 +221,10 @@ def build_one(chapter: str, out_dir: Path, root: Path | None = None) -> Built:
         nbformat.write(nb, str(student))
         for extra in (dist / "student").iterdir():  # support files, if a source ever has some
             if extra.name != student.name:
-                (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, dest / "student" / extra.name)
+                if extra.is_dir():
+                    shutil.copytree(extra, dest / "student" / extra.name, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(extra, dest / "student" / extra.name)
         autograder = dest / f"{chapter}-autograder.zip"
         shutil.copy2(zips[-1], autograder)
         solution = dest / "solution" / f"{chapter}.ipynb"

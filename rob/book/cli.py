@@ -174,9 +174,9 @@ def cmd_assignments(args: argparse.Namespace) -> int:
     from . import assignments
 
     only = [n.strip() for n in args.chapters.split(",") if n.strip()] if args.chapters else None
-    out = Path(args.out_dir) if args.out_dir else chapters.repo_root() / assignments.DEFAULT_OUT
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} exists and is not a folder")
+    root = chapters.repo_root()
+    out = guards.check_out_dir(str(root / assignments.DEFAULT_OUT) if args.out_dir is None else args.out_dir,
+                               root, option="rob assignments OUTDIR")
     try:
         built = assignments.build(out, only=only)
     except assignments.AssignmentError as exc:

@@ -24,7 +24,7 @@ from .params import ParameterError
 
 #: The book's sources, relative to the repository root: no output folder may be one of them or
 #: lie inside one of them (``rob run --out notebooks`` would overwrite a committed chapter).
-SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "rob", "tests", "benchmarks", "README.md",
+SOURCES = ("_config.yml", "_toc.yml", "book", "notebooks", "assignments", "rob", "tests", "benchmarks", "README.md",
            "pyproject.toml", "Makefile", "constraints.txt", "environment.yml", ".git", ".github", ".ci",
            ".venv")
 
