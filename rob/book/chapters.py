@@ -40,7 +40,7 @@ CHAPTERS: dict[str, Chapter] = {
             theorem="Every random-features interpolator of noisy labels has Sobolev seminorm ≳ √n "
                     "(√(n/k) in the finite-width NTK regime)",
             runtime={"ci": "about 1 min on 2 CPU cores",
-                     "paper": "about 1 h on 2 CPU cores (the NTK fits near n = kd take half of it)"},
+                     "paper": "about 1 h 10 min on 2 CPU cores (the NTK fits near n = kd take half of it; the infinite-width section about 10 min)"},
             bounds={"n_test": (100, 100_000)},
         ),
         Chapter(
