@@ -477,7 +477,7 @@ class DynamicsConfig:
     batch: int = 40
     eps: float = 0.1
     pgd_steps: int = 5
-    reps: int = 3
+    reps: int = 5
     top: int = 20                # the share Σ_{i<top} λ_i² / Σ λ_i²
     freeze_frac: float = 0.1     # frozen: distance to the final kernel below this fraction of d(K_0, K_E)
     n_eval: int = 500            # test points for the clean / PGD accuracy after training
@@ -487,13 +487,12 @@ class DynamicsConfig:
 
 
 def dynamics_config(scale: str, alpha: float = 1.0) -> DynamicsConfig:
-    """``ci``: n = 400, width 256, 50 epochs, R = 3; ``paper``: n = 1198, width 1024, 200 epochs (the
+    """``ci``: n = 400, width 256, 50 epochs, R = 5; ``paper``: n = 1198, width 1024, 200 epochs (the
     authors' number), R = 5, PGD with 10 steps."""
     if scale == "ci":
         return DynamicsConfig("ci", alpha=alpha)
     if scale == "paper":
-        return DynamicsConfig("paper", n_train=None, width=1024, alpha=alpha, epochs=200, pgd_steps=10, reps=5,
-                              n_eval=599)
+        return DynamicsConfig("paper", n_train=None, width=1024, alpha=alpha, epochs=200, pgd_steps=10, n_eval=599)
     raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
 
 
