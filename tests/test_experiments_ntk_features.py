@@ -194,3 +194,13 @@ def test_dynamics_checks_pass_and_fail():
     assert _dyn_failed(dc, mod("adversarial", freeze_abs=45)) == ["D4"]
     assert _dyn_failed(dc, mod("adversarial", freeze_rel=10)) == ["D5"]
     assert _dyn_failed(dc, mod("adversarial", share=0.99995)) == ["D6"]
+
+
+def test_dynamics_checks_paper_scale_d4_records_non_reproduction():
+    dc = M.dynamics_config("paper")
+    assert (dc.width, dc.epochs, dc.reps, dc.D4_earlier) == (1024, 200, 5, False)
+    ok = _ideal_dynamics(dc)
+    later = ok.runs.copy()
+    later.loc[later.training == "adversarial", "freeze_abs"] = 45
+    assert _dyn_failed(dc, M.DynamicsResults(ok.curves, later, {})) == []
+    assert _dyn_failed(dc, ok) == ["D4"]        # significantly earlier: the claim would be seen at this scale

