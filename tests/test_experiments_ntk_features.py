@@ -110,3 +110,97 @@ def test_checks_fail_on_broken_results():
     # early stopping no more robust than the converged predictor
     assert "N15 robust" in _failed(cfg, _kernel(res, learning=K.learning.assign(fgsm=0.17)))[1]
     assert _failed(cfg, _kernel(res, identities=dict(sum_rel=1e-4, recursion_rel=1e-14)))[1] == ["N16"]
+
+
+# -- §9.3: kernel dynamics under standard and adversarial training --------------------------------
+
+def test_cosine_distance_and_top_share():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((6, 6)); A = A @ A.T
+    B = rng.standard_normal((6, 6)); B = B @ B.T
+    assert abs(M.cosine_distance(A, 3.0 * A)) < 1e-14
+    d = M.cosine_distance(A, B)
+    assert 0 < d < 1 and abs(d - M.cosine_distance(B, A)) < 1e-15
+    assert abs(d - (1 - np.trace(A @ B) / np.sqrt(np.trace(A @ A) * np.trace(B @ B)))) < 1e-12
+    stack = np.stack([A, B, A + B])
+    assert np.allclose(M.cosine_distance(stack, B), [d, 0.0, M.cosine_distance(A + B, B)], atol=1e-14)
+    # top share: eigenvalues 4, 3, 2, 1 in a rotated basis -> (16 + 9)/30 for k = 2
+    Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    K = Q @ np.diag([1.0, 4.0, 2.0, 3.0]) @ Q.T
+    assert abs(M.top_share(K, 2) - 25 / 30) < 1e-12 and abs(M.top_share(K, 4) - 1) < 1e-12
+    assert np.allclose(M.top_share(np.stack([K, np.eye(4)]), 1), [16 / 30, 0.25])
+
+
+def test_freeze_epoch():
+    d = np.array([1.0, 0.5, 0.05, 0.2, 0.05, 0.0])
+    assert M.freeze_epoch(d, 0.1) == 4          # the bump at epoch 3 counts
+    assert M.freeze_epoch(d, 0.3) == 2 and M.freeze_epoch(d, 2.0) == 0 and M.freeze_epoch(d, 1e-9) == 5
+
+
+def test_dynamics_part_small():
+    dc = replace(M.dynamics_config("ci"), n_train=60, n_probe=12, width=16, epochs=3, batch=20, reps=2, n_eval=40,
+                 n_autograd=6)
+    res = M.dynamics_part(dc, 1)
+    R, C = res.runs, res.curves
+    assert len(R) == 4 and len(C) == 4 * (dc.epochs + 1)
+    assert R.D1.max() < 1e-10                       # closed-form empirical NTK = autograd J Jᵀ
+    assert np.allclose(C[C.epoch == dc.epochs].d_final, 0, atol=1e-12) and (R.D > 0).all()
+    assert ((C.share > 0.5) & (C.share <= 1 + 1e-12)).all() and set(res.dist) == {"standard", "adversarial"}
+    assert np.allclose(np.diag(res.dist["standard"]), 0, atol=1e-12)
+    # same initialisation and minibatch order: the two trainings start from the same kernel ...
+    first = C[C.epoch == 0].groupby("rep").share.agg(["min", "max"])
+    assert np.allclose(first["min"], first["max"], rtol=0, atol=1e-14)
+    # ... and with ε = 0 adversarial training is standard training
+    same = M.dynamics_part(replace(dc, eps=0.0, reps=1), 1).runs
+    assert abs(same.D.iloc[0] - same.D.iloc[1]) < 1e-12 and same.share.iloc[0] == same.share.iloc[1]
+    assert not np.isclose(R.D.iloc[0], R.D.iloc[1], rtol=1e-6)
+
+
+def _ideal_dynamics(dc):
+    rows = []
+    for r in range(dc.reps):
+        rows.append(dict(training="standard", rep=r, D=0.0018 + 1e-4 * r, freeze_abs=38 - r, freeze_rel=38 - r,
+                         share=0.99980 + 1e-5 * r, robust=0.54, D1=1e-15))
+        rows.append(dict(training="adversarial", rep=r, D=0.0005, freeze_abs=20 + r, freeze_rel=43 + r,
+                         share=0.99974 + 1e-5 * r, robust=0.73 - 0.01 * r, D1=1e-15))
+    runs = pd.DataFrame(rows).assign(D_ntk=0.01, share0=0.9997, clean=0.9, loss=0.3)
+    curves = pd.DataFrame(dict(training=["standard", "adversarial"], rep=0, epoch=1, d_step=[8e-5, 4e-5]))
+    return M.DynamicsResults(curves, runs, {})
+
+
+def _dyn_failed(dc, dyn):
+    from rob.book import checks
+
+    report = checks.Report("ntk-features", {})
+    quoted = M.record_dynamics_checks(report, dc, dyn)
+    assert all(isinstance(v, float) for v in quoted.values())
+    return sorted(c.id for c in report.checks if not c.passed)
+
+
+def test_dynamics_checks_pass_and_fail():
+    dc = M.dynamics_config("ci")
+    ok = _ideal_dynamics(dc)
+    assert _dyn_failed(dc, ok) == []
+
+    def mod(training, **kw):
+        R = ok.runs.copy()
+        for k, v in kw.items():
+            R.loc[R.training == training, k] = v
+        return M.DynamicsResults(ok.curves, R, {})
+
+    assert _dyn_failed(dc, mod("adversarial", D1=1e-6)) == ["D1"]
+    assert _dyn_failed(dc, mod("standard", D=0.05)) == ["D2"]
+    assert _dyn_failed(dc, mod("adversarial", robust=0.55)) == ["D3"]
+    assert _dyn_failed(dc, mod("adversarial", freeze_abs=45)) == ["D4"]
+    assert _dyn_failed(dc, mod("adversarial", freeze_rel=10)) == ["D5"]
+    assert _dyn_failed(dc, mod("adversarial", share=0.99995)) == ["D6"]
+
+
+def test_dynamics_checks_paper_scale_d4_records_non_reproduction():
+    dc = M.dynamics_config("paper")
+    assert (dc.width, dc.epochs, dc.reps, dc.D4_earlier) == (1024, 200, 5, False)
+    ok = _ideal_dynamics(dc)
+    later = ok.runs.copy()
+    later.loc[later.training == "adversarial", "freeze_abs"] = 45
+    assert _dyn_failed(dc, M.DynamicsResults(ok.curves, later, {})) == []
+    assert _dyn_failed(dc, ok) == ["D4"]        # significantly earlier: the claim would be seen at this scale
