@@ -29,6 +29,22 @@ SB2 = 0.01
 D_FLOOR = 1e-12
 
 
+def _check(X: np.ndarray, Z: np.ndarray | None, sw2: float, sb2: float) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the inputs of the kernels: 2-d, the same input dimension, finite, variances ≥ 0."""
+    if not (np.isfinite(sw2) and np.isfinite(sb2)) or sw2 < 0 or sb2 < 0:
+        raise ValueError(f"the variances must be finite and non-negative, got sw2={sw2}, sb2={sb2}")
+    X = np.asarray(X)
+    Z = X if Z is None else np.asarray(Z)
+    for name, A in (("X", X), ("Z", Z)):
+        if A.ndim != 2:
+            raise ValueError(f"{name} must be a 2-d array (points × dimension), got shape {A.shape}")
+        if not np.isfinite(A).all():
+            raise ValueError(f"{name} has non-finite entries")
+    if X.shape[1] != Z.shape[1]:
+        raise ValueError(f"X and Z must have the same dimension, got {X.shape} and {Z.shape}")
+    return X, Z
+
+
 def _pre(X: np.ndarray, Z: np.ndarray, sw2: float, sb2: float, same: bool):
     d = X.shape[1]
     k12 = sw2 * (X @ Z.T) / d + sb2
@@ -48,22 +64,91 @@ def relu_moments(k12: np.ndarray, nn: np.ndarray, rho: np.ndarray) -> tuple[np.n
     return kappa1, kappa0
 
 
-def ntk(X: np.ndarray, Z: np.ndarray | None = None, sw2: float = SW2, sb2: float = SB2) -> np.ndarray:
+#: Target number of entries of one row block (about 1 MiB of float64: stays in the L2 cache).
+BLOCK_ENTRIES = 1 << 17
+
+
+def _torch_dtype(dtype):
+    import torch
+
+    dt = np.dtype(float if dtype is None else dtype)
+    if dt == np.float64:
+        return torch.float64, dt
+    if dt == np.float32:
+        return torch.float32, dt
+    raise ValueError(f"dtype must be float64 or float32, got {dt}")
+
+
+def _gram(kind: str, X, Z, sw2: float, sb2: float, dtype, block: int | None) -> np.ndarray:
+    """Fused, row-blocked two-layer ReLU kernels (``kind`` "ntk" or "rf"): one output array, and per
+    block of rows two scratch buffers of the block's size; every elementwise step is in place.
+
+    Per block: ``k12 = σ_w² X_b Zᵀ/d + σ_b²``, ``ρ = clip(k12 /(√k11 √k22), −1, 1)`` (ρ = 0 where a
+    norm vanishes, ρ = 1 on the diagonal of a Gram), ``s = √(1 − ρ²)``, ``ϑ = arccos ρ``, then
+    ``Θ = σ_b² + (σ_w²/2π)[√(k11k22) s + 2(π − ϑ)k12]`` or ``Θ_RF = σ_b² + (σ_w²/2π)[√(k11k22) s + (π − ϑ)k12]``."""
+    import torch
+
+    same = Z is None
+    X, Z = _check(X, Z, sw2, sb2)
+    tdt, ndt = _torch_dtype(dtype)
+    n, d = X.shape
+    m = Z.shape[0]
+    out = np.empty((n, m), dtype=ndt)
+    if n == 0 or m == 0:
+        return out
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=ndt))
+    Zt = Xt if same else torch.from_numpy(np.ascontiguousarray(Z, dtype=ndt))
+    # row norms in float64 (n + m numbers), then cast
+    X64 = np.asarray(X, float)
+    k11 = sw2 * np.einsum("ij,ij->i", X64, X64) / d + sb2
+    Z64 = np.asarray(Z, float)
+    k22 = k11 if same else sw2 * np.einsum("ij,ij->i", Z64, Z64) / d + sb2
+    r1, r2 = np.sqrt(k11), np.sqrt(k22)
+    i1 = torch.from_numpy(np.divide(1.0, r1, out=np.zeros_like(r1), where=r1 > 0).astype(ndt))
+    i2 = torch.from_numpy(np.divide(1.0, r2, out=np.zeros_like(r2), where=r2 > 0).astype(ndt))
+    r1t, r2t = torch.from_numpy(r1.astype(ndt)), torch.from_numpy(r2.astype(ndt))
+    ZtT = Zt.T
+    c = sw2 / (2 * np.pi)
+    two = 2.0 if kind == "ntk" else 1.0
+    b = block or max(8, min(n, BLOCK_ENTRIES // max(m, 1)))
+    O = torch.from_numpy(out)
+    buf_r = torch.empty((b, m), dtype=tdt)
+    buf_s = torch.empty((b, m), dtype=tdt)
+    for s0 in range(0, n, b):
+        s1 = min(n, s0 + b)
+        K, R, S = O[s0:s1], buf_r[:s1 - s0], buf_s[:s1 - s0]
+        torch.mm(Xt[s0:s1], ZtT, out=K)
+        K.mul_(sw2 / d).add_(sb2)                                   # k12
+        torch.mul(K, i1[s0:s1, None], out=R).mul_(i2[None, :]).clamp_(-1.0, 1.0)   # ρ
+        if same:
+            R.diagonal(offset=s0).fill_(1.0)
+        torch.mul(R, R, out=S).neg_().add_(1.0).clamp_(min=0.0).sqrt_()          # √(1 − ρ²)
+        S.mul_(r1t[s0:s1, None]).mul_(r2t[None, :])                              # D = √(k11 k22)(1 − ρ²)^½
+        R.acos_().neg_().add_(np.pi)                                             # π − ϑ
+        K.mul_(R)
+        if two != 1.0:
+            K.mul_(two)
+        K.add_(S).mul_(c).add_(sb2)
+    return out
+
+
+def ntk(X: np.ndarray, Z: np.ndarray | None = None, sw2: float = SW2, sb2: float = SB2, *,
+        dtype=None, block: int | None = None) -> np.ndarray:
     """Infinite-width two-layer ReLU NTK ``Θ(X, Z)``, shape (len X, len Z); ``Z=None`` gives the Gram
-    ``Θ(X, X)`` with ϑ = 0 on its diagonal."""
-    same = Z is None
-    Z = X if same else Z
-    k12, _, _, nn, rho = _pre(np.asarray(X, float), np.asarray(Z, float), sw2, sb2, same)
-    kappa1, kappa0 = relu_moments(k12, nn, rho)
-    return sb2 + sw2 * kappa1 + sw2 * kappa0 * k12
+    ``Θ(X, X)`` with ϑ = 0 on its diagonal.
+
+    Computed fused and in row blocks (peak memory: the output plus two blocks of about 1 MiB);
+    ``dtype`` float64 (default) or float32 sets the precision of the computation and of the result;
+    ``block`` overrides the number of rows per block.  A zero-norm row (possible only with
+    ``sb2 = 0``) gets ρ = 0, the continuous limit (Θ = σ_b²·… = 0 there)."""
+    return _gram("ntk", X, Z, sw2, sb2, dtype, block)
 
 
-def rf_kernel(X: np.ndarray, Z: np.ndarray | None = None, sw2: float = SW2, sb2: float = SB2) -> np.ndarray:
-    """Infinite-width random-features kernel ``Θ_RF = σ_b² + σ_w² κ1`` (only the output layer trained)."""
-    same = Z is None
-    Z = X if same else Z
-    k12, _, _, nn, rho = _pre(np.asarray(X, float), np.asarray(Z, float), sw2, sb2, same)
-    return sb2 + sw2 * relu_moments(k12, nn, rho)[0]
+def rf_kernel(X: np.ndarray, Z: np.ndarray | None = None, sw2: float = SW2, sb2: float = SB2, *,
+              dtype=None, block: int | None = None) -> np.ndarray:
+    """Infinite-width random-features kernel ``Θ_RF = σ_b² + σ_w² κ1`` (only the output layer trained);
+    fused and row-blocked like :func:`ntk`."""
+    return _gram("rf", X, Z, sw2, sb2, dtype, block)
 
 
 def ntk_pairs(X: np.ndarray, Z: np.ndarray, sw2: float = SW2, sb2: float = SB2) -> np.ndarray:
@@ -84,14 +169,52 @@ def kernel_distance(X: np.ndarray, Z: np.ndarray, sw2: float = SW2, sb2: float =
     return np.sqrt(np.maximum(d2, 0.0))
 
 
-def ntk_partials(X: np.ndarray, Z: np.ndarray, sw2: float = SW2, sb2: float = SB2) -> tuple[np.ndarray, np.ndarray]:
-    """``(∂₁₂Θ, ∂₁₁Θ)`` as (len X, len Z) matrices (derivatives with respect to k12 and k11)."""
-    k12, k11, k22, nn, rho = _pre(np.asarray(X, float), np.asarray(Z, float), sw2, sb2, False)
-    D = np.maximum(np.sqrt(np.maximum(k11[:, None] * k22[None, :] - k12 * k12, 0.0)), D_FLOOR)
-    theta = np.arccos(rho)
+def ntk_partials(X: np.ndarray, Z: np.ndarray, sw2: float = SW2, sb2: float = SB2, *,
+                 dtype=None, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(∂₁₂Θ, ∂₁₁Θ)`` as (len X, len Z) matrices (derivatives with respect to k12 and k11):
+
+    ``∂₁₂Θ = (σ_w²/2π)(2(π − ϑ) + k12/D)``, ``∂₁₁Θ = (σ_w²/2π)(k22/2 − k12²/k11)/D``,
+    ``D = max(√(k11k22 − k12²), D_FLOOR)``; fused and row-blocked like :func:`ntk` (peak memory: the
+    two outputs plus two blocks)."""
+    import torch
+
+    X, Z = _check(X, Z, sw2, sb2)
+    tdt, ndt = _torch_dtype(dtype)
+    n, d = X.shape
+    m = Z.shape[0]
+    A12, A11 = np.empty((n, m), dtype=ndt), np.empty((n, m), dtype=ndt)
+    if n == 0 or m == 0:
+        return A12, A11
+    X64, Z64 = np.asarray(X, float), np.asarray(Z, float)
+    k11 = sw2 * np.einsum("ij,ij->i", X64, X64) / d + sb2
+    k22 = sw2 * np.einsum("ij,ij->i", Z64, Z64) / d + sb2
+    if np.any(k11 <= 0):
+        raise ValueError("∂₁₁Θ needs k11 > 0: a zero row of X with sb2 = 0")
+    r1, r2 = np.sqrt(k11), np.sqrt(k22)
+    as_t = lambda v: torch.from_numpy(np.asarray(v, dtype=ndt))  # noqa: E731
+    i1 = as_t(1.0 / r1)
+    i2 = as_t(np.divide(1.0, r2, out=np.zeros_like(r2), where=r2 > 0))
+    k11t, k22t, ik11 = as_t(k11), as_t(k22), as_t(-1.0 / k11)
+    half_k22 = as_t(k22 / 2)
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=ndt))
+    ZtT = torch.from_numpy(np.ascontiguousarray(Z, dtype=ndt)).T
     c = sw2 / (2 * np.pi)
-    A12 = c * (2 * (np.pi - theta) + k12 / D)
-    A11 = c * (k22[None, :] / 2 - k12 * k12 / k11[:, None]) / D
+    b = block or max(8, min(n, BLOCK_ENTRIES // max(m, 1)))
+    O12, O11 = torch.from_numpy(A12), torch.from_numpy(A11)
+    buf_k = torch.empty((b, m), dtype=tdt)
+    buf_d = torch.empty((b, m), dtype=tdt)
+    for s0 in range(0, n, b):
+        s1 = min(n, s0 + b)
+        K, D, P, Q = buf_k[:s1 - s0], buf_d[:s1 - s0], O12[s0:s1], O11[s0:s1]
+        torch.mm(Xt[s0:s1], ZtT, out=K)
+        K.mul_(sw2 / d).add_(sb2)                                                   # k12
+        torch.mul(K, i1[s0:s1, None], out=P).mul_(i2[None, :]).clamp_(-1.0, 1.0)    # ρ
+        P.acos_().neg_().add_(np.pi).mul_(2.0)                                       # 2(π − ϑ)
+        torch.mul(K, K, out=D).neg_().addcmul_(k11t[s0:s1, None], k22t[None, :])     # k11k22 − k12²
+        D.clamp_(min=0.0).sqrt_().clamp_(min=D_FLOOR)                                # D
+        P.addcdiv_(K, D).mul_(c)                                                     # ∂₁₂Θ
+        K.mul_(K).mul_(ik11[s0:s1, None]).add_(half_k22[None, :])                    # k22/2 − k12²/k11
+        torch.div(K, D, out=Q).mul_(c)                                               # ∂₁₁Θ
     return A12, A11
 
 
