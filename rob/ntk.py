@@ -68,87 +68,127 @@ def relu_moments(k12: np.ndarray, nn: np.ndarray, rho: np.ndarray) -> tuple[np.n
 BLOCK_ENTRIES = 1 << 17
 
 
-def _torch_dtype(dtype):
-    import torch
-
+def _np_dtype(dtype) -> np.dtype:
     dt = np.dtype(float if dtype is None else dtype)
-    if dt == np.float64:
-        return torch.float64, dt
-    if dt == np.float32:
-        return torch.float32, dt
-    raise ValueError(f"dtype must be float64 or float32, got {dt}")
+    if dt not in (np.float64, np.float32):
+        raise ValueError(f"dtype must be float64 or float32, got {dt}")
+    return dt
 
 
-def _gram(kind: str, X, Z, sw2: float, sb2: float, dtype, block: int | None) -> np.ndarray:
+def _row_norms(A: np.ndarray, sw2: float, sb2: float) -> np.ndarray:
+    A = np.asarray(A, float)
+    return sw2 * np.einsum("ij,ij->i", A, A) / A.shape[1] + sb2
+
+
+def _blocks(n: int, m: int, block: int | None) -> list[tuple[int, int]]:
+    b = block or max(8, min(n, BLOCK_ENTRIES // max(m, 1)))
+    return [(s, min(n, s + b)) for s in range(0, n, b)]
+
+
+def _run_blocks(fn, spans, workers: int) -> None:
+    """Apply ``fn(s0, s1, scratch)`` to every row block; ``workers`` > 1 spreads the blocks over threads
+    (numpy releases the GIL), each with its own scratch buffers."""
+    if workers <= 1 or len(spans) < 2:
+        for s0, s1 in spans:
+            fn(s0, s1, {})
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [spans[i::workers] for i in range(workers)]
+
+    def work(part):
+        scratch: dict = {}
+        for s0, s1 in part:
+            fn(s0, s1, scratch)
+
+    with ThreadPoolExecutor(workers) as ex:
+        list(ex.map(work, chunks))
+
+
+def _buf(scratch: dict, key: str, shape, dt) -> np.ndarray:
+    a = scratch.get(key)
+    if a is None or a.shape[0] < shape[0]:
+        a = scratch[key] = np.empty(shape, dtype=dt)
+    return a[:shape[0]]
+
+
+def _gram(kind: str, X, Z, sw2: float, sb2: float, dtype, block: int | None, workers: int = 1) -> np.ndarray:
     """Fused, row-blocked two-layer ReLU kernels (``kind`` "ntk" or "rf"): one output array, and per
-    block of rows two scratch buffers of the block's size; every elementwise step is in place.
+    block of rows (about 1 MiB, so that it stays in cache) two scratch buffers; every elementwise step
+    is an in-place numpy ufunc, arccos evaluated once per entry.
 
     Per block: ``k12 = σ_w² X_b Zᵀ/d + σ_b²``, ``ρ = clip(k12 /(√k11 √k22), −1, 1)`` (ρ = 0 where a
     norm vanishes, ρ = 1 on the diagonal of a Gram), ``s = √(1 − ρ²)``, ``ϑ = arccos ρ``, then
     ``Θ = σ_b² + (σ_w²/2π)[√(k11k22) s + 2(π − ϑ)k12]`` or ``Θ_RF = σ_b² + (σ_w²/2π)[√(k11k22) s + (π − ϑ)k12]``."""
-    import torch
-
     same = Z is None
     X, Z = _check(X, Z, sw2, sb2)
-    tdt, ndt = _torch_dtype(dtype)
+    dt = _np_dtype(dtype)
     n, d = X.shape
     m = Z.shape[0]
-    out = np.empty((n, m), dtype=ndt)
+    out = np.empty((n, m), dtype=dt)
     if n == 0 or m == 0:
         return out
-    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=ndt))
-    Zt = Xt if same else torch.from_numpy(np.ascontiguousarray(Z, dtype=ndt))
-    # row norms in float64 (n + m numbers), then cast
-    X64 = np.asarray(X, float)
-    k11 = sw2 * np.einsum("ij,ij->i", X64, X64) / d + sb2
-    Z64 = np.asarray(Z, float)
-    k22 = k11 if same else sw2 * np.einsum("ij,ij->i", Z64, Z64) / d + sb2
+    Xc = np.ascontiguousarray(X, dtype=dt)
+    ZT = (Xc if same else np.ascontiguousarray(Z, dtype=dt)).T
+    k11 = _row_norms(X, sw2, sb2)
+    k22 = k11 if same else _row_norms(Z, sw2, sb2)
     r1, r2 = np.sqrt(k11), np.sqrt(k22)
-    i1 = torch.from_numpy(np.divide(1.0, r1, out=np.zeros_like(r1), where=r1 > 0).astype(ndt))
-    i2 = torch.from_numpy(np.divide(1.0, r2, out=np.zeros_like(r2), where=r2 > 0).astype(ndt))
-    r1t, r2t = torch.from_numpy(r1.astype(ndt)), torch.from_numpy(r2.astype(ndt))
-    ZtT = Zt.T
-    c = sw2 / (2 * np.pi)
-    two = 2.0 if kind == "ntk" else 1.0
-    b = block or max(8, min(n, BLOCK_ENTRIES // max(m, 1)))
-    O = torch.from_numpy(out)
-    buf_r = torch.empty((b, m), dtype=tdt)
-    buf_s = torch.empty((b, m), dtype=tdt)
-    for s0 in range(0, n, b):
-        s1 = min(n, s0 + b)
-        K, R, S = O[s0:s1], buf_r[:s1 - s0], buf_s[:s1 - s0]
-        torch.mm(Xt[s0:s1], ZtT, out=K)
-        K.mul_(sw2 / d).add_(sb2)                                   # k12
-        torch.mul(K, i1[s0:s1, None], out=R).mul_(i2[None, :]).clamp_(-1.0, 1.0)   # ρ
+    i1 = np.divide(1.0, r1, out=np.zeros_like(r1), where=r1 > 0).astype(dt)[:, None]
+    i2 = np.divide(1.0, r2, out=np.zeros_like(r2), where=r2 > 0).astype(dt)
+    r1, r2 = r1.astype(dt)[:, None], r2.astype(dt)
+    c = dt.type(sw2 / (2 * np.pi))
+    two = dt.type(2.0 if kind == "ntk" else 1.0)
+    a, b, pi = dt.type(sw2 / d), dt.type(sb2), dt.type(np.pi)
+
+    def block_fn(s0, s1, scratch):
+        K = out[s0:s1]
+        R = _buf(scratch, "r", (s1 - s0, m), dt)
+        S = _buf(scratch, "s", (s1 - s0, m), dt)
+        np.matmul(Xc[s0:s1], ZT, out=K)
+        K *= a
+        K += b                                                     # k12
+        np.multiply(K, i1[s0:s1], out=R)
+        R *= i2
+        np.clip(R, -1.0, 1.0, out=R)                               # ρ
         if same:
-            R.diagonal(offset=s0).fill_(1.0)
-        torch.mul(R, R, out=S).neg_().add_(1.0).clamp_(min=0.0).sqrt_()          # √(1 − ρ²)
-        S.mul_(r1t[s0:s1, None]).mul_(r2t[None, :])                              # D = √(k11 k22)(1 − ρ²)^½
-        R.acos_().neg_().add_(np.pi)                                             # π − ϑ
-        K.mul_(R)
-        if two != 1.0:
-            K.mul_(two)
-        K.add_(S).mul_(c).add_(sb2)
+            np.fill_diagonal(R[:, s0:s1], 1.0)
+        np.multiply(R, R, out=S)
+        np.subtract(1.0, S, out=S)
+        np.maximum(S, 0.0, out=S)
+        np.sqrt(S, out=S)
+        S *= r1[s0:s1]
+        S *= r2                                                    # √(k11k22)·√(1 − ρ²)
+        np.arccos(R, out=R)
+        np.subtract(pi, R, out=R)                                  # π − ϑ
+        K *= R
+        if two != 1:
+            K *= two
+        K += S
+        K *= c
+        K += b
+
+    _run_blocks(block_fn, _blocks(n, m, block), workers)
     return out
 
 
 def ntk(X: np.ndarray, Z: np.ndarray | None = None, sw2: float = SW2, sb2: float = SB2, *,
-        dtype=None, block: int | None = None) -> np.ndarray:
+        dtype=None, block: int | None = None, workers: int = 1) -> np.ndarray:
     """Infinite-width two-layer ReLU NTK ``Θ(X, Z)``, shape (len X, len Z); ``Z=None`` gives the Gram
     ``Θ(X, X)`` with ϑ = 0 on its diagonal.
 
-    Computed fused and in row blocks (peak memory: the output plus two blocks of about 1 MiB);
-    ``dtype`` float64 (default) or float32 sets the precision of the computation and of the result;
-    ``block`` overrides the number of rows per block.  A zero-norm row (possible only with
+    Computed fused and in row blocks (peak memory: the output plus two blocks of about 1 MiB per
+    worker); ``dtype`` float64 (default) or float32 sets the precision of the computation and of the
+    result; ``block`` overrides the number of rows per block; ``workers`` > 1 computes blocks in that
+    many threads (the elementwise work is single-threaded numpy otherwise).  A zero-norm row (possible only with
     ``sb2 = 0``) gets ρ = 0, the continuous limit (Θ = σ_b²·… = 0 there)."""
-    return _gram("ntk", X, Z, sw2, sb2, dtype, block)
+    return _gram("ntk", X, Z, sw2, sb2, dtype, block, workers)
 
 
 def rf_kernel(X: np.ndarray, Z: np.ndarray | None = None, sw2: float = SW2, sb2: float = SB2, *,
-              dtype=None, block: int | None = None) -> np.ndarray:
+              dtype=None, block: int | None = None, workers: int = 1) -> np.ndarray:
     """Infinite-width random-features kernel ``Θ_RF = σ_b² + σ_w² κ1`` (only the output layer trained);
     fused and row-blocked like :func:`ntk`."""
-    return _gram("rf", X, Z, sw2, sb2, dtype, block)
+    return _gram("rf", X, Z, sw2, sb2, dtype, block, workers)
 
 
 def ntk_pairs(X: np.ndarray, Z: np.ndarray, sw2: float = SW2, sb2: float = SB2) -> np.ndarray:
@@ -170,51 +210,60 @@ def kernel_distance(X: np.ndarray, Z: np.ndarray, sw2: float = SW2, sb2: float =
 
 
 def ntk_partials(X: np.ndarray, Z: np.ndarray, sw2: float = SW2, sb2: float = SB2, *,
-                 dtype=None, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 dtype=None, block: int | None = None, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """``(∂₁₂Θ, ∂₁₁Θ)`` as (len X, len Z) matrices (derivatives with respect to k12 and k11):
 
     ``∂₁₂Θ = (σ_w²/2π)(2(π − ϑ) + k12/D)``, ``∂₁₁Θ = (σ_w²/2π)(k22/2 − k12²/k11)/D``,
     ``D = max(√(k11k22 − k12²), D_FLOOR)``; fused and row-blocked like :func:`ntk` (peak memory: the
     two outputs plus two blocks)."""
-    import torch
-
     X, Z = _check(X, Z, sw2, sb2)
-    tdt, ndt = _torch_dtype(dtype)
+    dt = _np_dtype(dtype)
     n, d = X.shape
     m = Z.shape[0]
-    A12, A11 = np.empty((n, m), dtype=ndt), np.empty((n, m), dtype=ndt)
+    A12, A11 = np.empty((n, m), dtype=dt), np.empty((n, m), dtype=dt)
     if n == 0 or m == 0:
         return A12, A11
-    X64, Z64 = np.asarray(X, float), np.asarray(Z, float)
-    k11 = sw2 * np.einsum("ij,ij->i", X64, X64) / d + sb2
-    k22 = sw2 * np.einsum("ij,ij->i", Z64, Z64) / d + sb2
+    k11, k22 = _row_norms(X, sw2, sb2), _row_norms(Z, sw2, sb2)
     if np.any(k11 <= 0):
         raise ValueError("∂₁₁Θ needs k11 > 0: a zero row of X with sb2 = 0")
-    r1, r2 = np.sqrt(k11), np.sqrt(k22)
-    as_t = lambda v: torch.from_numpy(np.asarray(v, dtype=ndt))  # noqa: E731
-    i1 = as_t(1.0 / r1)
-    i2 = as_t(np.divide(1.0, r2, out=np.zeros_like(r2), where=r2 > 0))
-    k11t, k22t, ik11 = as_t(k11), as_t(k22), as_t(-1.0 / k11)
-    half_k22 = as_t(k22 / 2)
-    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=ndt))
-    ZtT = torch.from_numpy(np.ascontiguousarray(Z, dtype=ndt)).T
-    c = sw2 / (2 * np.pi)
-    b = block or max(8, min(n, BLOCK_ENTRIES // max(m, 1)))
-    O12, O11 = torch.from_numpy(A12), torch.from_numpy(A11)
-    buf_k = torch.empty((b, m), dtype=tdt)
-    buf_d = torch.empty((b, m), dtype=tdt)
-    for s0 in range(0, n, b):
-        s1 = min(n, s0 + b)
-        K, D, P, Q = buf_k[:s1 - s0], buf_d[:s1 - s0], O12[s0:s1], O11[s0:s1]
-        torch.mm(Xt[s0:s1], ZtT, out=K)
-        K.mul_(sw2 / d).add_(sb2)                                                   # k12
-        torch.mul(K, i1[s0:s1, None], out=P).mul_(i2[None, :]).clamp_(-1.0, 1.0)    # ρ
-        P.acos_().neg_().add_(np.pi).mul_(2.0)                                       # 2(π − ϑ)
-        torch.mul(K, K, out=D).neg_().addcmul_(k11t[s0:s1, None], k22t[None, :])     # k11k22 − k12²
-        D.clamp_(min=0.0).sqrt_().clamp_(min=D_FLOOR)                                # D
-        P.addcdiv_(K, D).mul_(c)                                                     # ∂₁₂Θ
-        K.mul_(K).mul_(ik11[s0:s1, None]).add_(half_k22[None, :])                    # k22/2 − k12²/k11
-        torch.div(K, D, out=Q).mul_(c)                                               # ∂₁₁Θ
+    r2 = np.sqrt(k22)
+    i1 = (1.0 / np.sqrt(k11)).astype(dt)[:, None]
+    i2 = np.divide(1.0, r2, out=np.zeros_like(r2), where=r2 > 0).astype(dt)
+    k11c, k22r = k11.astype(dt)[:, None], k22.astype(dt)
+    ik11, half_k22 = (-1.0 / k11).astype(dt)[:, None], (k22 / 2).astype(dt)
+    Xc = np.ascontiguousarray(X, dtype=dt)
+    ZT = np.ascontiguousarray(Z, dtype=dt).T
+    c, a, b, pi = (dt.type(v) for v in (sw2 / (2 * np.pi), sw2 / d, sb2, np.pi))
+
+    def block_fn(s0, s1, scratch):
+        K = _buf(scratch, "k", (s1 - s0, m), dt)
+        D = _buf(scratch, "d", (s1 - s0, m), dt)
+        P, Q = A12[s0:s1], A11[s0:s1]
+        np.matmul(Xc[s0:s1], ZT, out=K)
+        K *= a
+        K += b                                                     # k12
+        np.multiply(K, i1[s0:s1], out=P)
+        P *= i2
+        np.clip(P, -1.0, 1.0, out=P)                               # ρ
+        np.arccos(P, out=P)
+        np.subtract(pi, P, out=P)
+        P *= 2.0                                                   # 2(π − ϑ)
+        np.multiply(k11c[s0:s1], k22r, out=D)
+        np.multiply(K, K, out=Q)
+        D -= Q                                                     # k11k22 − k12²
+        np.maximum(D, 0.0, out=D)
+        np.sqrt(D, out=D)
+        np.maximum(D, D_FLOOR, out=D)                              # D
+        np.divide(K, D, out=Q)
+        P += Q
+        P *= c                                                     # ∂₁₂Θ
+        K *= K
+        K *= ik11[s0:s1]
+        K += half_k22                                              # k22/2 − k12²/k11
+        np.divide(K, D, out=Q)
+        Q *= c                                                     # ∂₁₁Θ
+
+    _run_blocks(block_fn, _blocks(n, m, block), workers)
     return A12, A11
 
 
@@ -264,15 +313,34 @@ def empirical_ntk(X: np.ndarray, Z: np.ndarray, W: np.ndarray, c: np.ndarray, a:
                   sw2: float = SW2, sb2: float = SB2) -> np.ndarray:
     """Finite-width NTK at the parameters ``(W, c, a)`` in closed form:
     ``Θ_m(x,z) = σ_b² + (σ_w²/m) Σ_j φ(h_j(x))φ(h_j(z)) + (σ_w²/m) Σ_j a_j² 1{h_j(x)>0}1{h_j(z)>0} k12``,
-    ``h_j(x) = (σ_w/√d) w_jᵀx + σ_b c_j``."""
+    ``h_j(x) = (σ_w/√d) w_jᵀx + σ_b c_j``: four matrix products (torch, float64), the pre-activations
+    computed once when ``Z is X``, the elementwise steps in place."""
+    import torch
+
+    X, Z = _check(X, Z, sw2, sb2)
     m, d = W.shape
+    if X.shape[1] != d or np.shape(c) != (m,) or np.shape(a) != (m,):
+        raise ValueError(f"need X, Z of dimension {d} and c, a of length {m}; got {X.shape}, {Z.shape}, "
+                         f"{np.shape(c)}, {np.shape(a)}")
+    t = lambda v: torch.from_numpy(np.ascontiguousarray(v, dtype=float))  # noqa: E731
+    Wt, ct, a2 = t(W), t(c), t(a) ** 2
     sw, sb = np.sqrt(sw2), np.sqrt(sb2)
-    HX = sw / np.sqrt(d) * X @ W.T + sb * c
-    HZ = sw / np.sqrt(d) * Z @ W.T + sb * c
-    k12 = sw2 * (X @ Z.T) / d + sb2
-    feat = np.maximum(HX, 0) @ np.maximum(HZ, 0).T
-    grad = ((HX > 0) * a * a) @ (HZ > 0).T.astype(float)
-    return sb2 + (sw2 / m) * (feat + grad * k12)
+
+    def pre(A):
+        H = torch.addmm(ct[None, :], A, Wt.T, beta=sb, alpha=sw / np.sqrt(d))
+        return torch.relu(H), (H > 0).to(torch.float64)
+
+    Xt = t(X)
+    PX, MX = pre(Xt)
+    if Z is X:
+        Zt, PZ, MZ = Xt, PX, MX
+    else:
+        Zt = t(Z)
+        PZ, MZ = pre(Zt)
+    k12 = torch.mm(Xt, Zt.T).mul_(sw2 / d).add_(sb2)
+    out = torch.mm(MX.mul_(a2), MZ.T) if Z is not X else torch.mm(MX * a2, MZ.T)
+    out.mul_(k12).addmm_(PX, PZ.T).mul_(sw2 / m).add_(sb2)
+    return out.numpy()
 
 
 def empirical_rf_kernel(X: np.ndarray, Z: np.ndarray, W: np.ndarray, c: np.ndarray,
