@@ -86,6 +86,20 @@ def torch_ntk_closed_form(X: torch.Tensor, sw2=ntk.SW2, sb2=ntk.SB2) -> torch.Te
     return sb2 + sw2 / (2 * np.pi) * (D + 2 * (np.pi - theta) * k12)
 
 
+def numpy_unfused_ntk(X, sw2=ntk.SW2, sb2=ntk.SB2):
+    """The book's former implementation: unfused numpy passes with n×n temporaries."""
+    d = X.shape[1]
+    k12 = sw2 * (X @ X.T) / d + sb2
+    k11 = np.diag(k12).copy()
+    nn = np.sqrt(k11[:, None] * k11[None, :])
+    rho = np.clip(k12 / nn, -1.0, 1.0)
+    np.fill_diagonal(rho, 1.0)
+    r = np.clip(rho, -1.0, 1.0)
+    kappa1 = nn * (r * (np.pi - np.arccos(r)) + np.sqrt(np.maximum(1.0 - r * r, 0.0))) / (2 * np.pi)
+    kappa0 = (np.pi - np.arccos(rho)) / (2 * np.pi)
+    return sb2 + sw2 * kappa1 + sw2 * kappa0 * k12
+
+
 def torch_func_entk(X, W, c, a, sw2=ntk.SW2, sb2=ntk.SB2):
     """Peer: the finite-width NTK as the Gram of ``torch.func`` per-example parameter Jacobians."""
     Xt = torch.from_numpy(X)
@@ -139,13 +153,18 @@ def run_rows(threads: int, quick: bool, repeat: int) -> list[Row]:
     for dt, tdt in ((np.float64, torch.float64), (np.float32, torch.float32)):
         Xt = torch.from_numpy(X.astype(dt))
         ref = torch_ntk_closed_form(torch.from_numpy(X)).numpy()
-        got = ntk.ntk(X, dtype=dt)
+        got = ntk.ntk(X, dtype=dt, workers=threads)
         tol = 1e-12 if dt == np.float64 else 2e-5
         assert np.max(np.abs(got - ref)) <= tol * np.max(np.abs(ref)), "NTK Gram differs from the torch closed form"
-        t_rob, t_peer = interleaved([lambda: ntk.ntk(X, dtype=dt), lambda: torch_ntk_closed_form(Xt)], repeat)
+        t_rob, t_peer = interleaved([lambda: ntk.ntk(X, dtype=dt, workers=threads), lambda: torch_ntk_closed_form(Xt)],
+                                    repeat)
         name = "f64" if dt == np.float64 else "f32"
         rows.append(Row("ntk-features", f"analytic NTK Gram n={n}, d={d}", "torch closed form", t_rob, t_peer,
                         2 * n * n * d, name))
+    Xt = torch.from_numpy(X)
+    t_rob, t_peer = interleaved([lambda: ntk.ntk(X, workers=threads), lambda: numpy_unfused_ntk(X)], max(3, repeat // 2))
+    rows.append(Row("ntk-features", f"analytic NTK Gram n={n}, d={d}", "unfused numpy (the book before)", t_rob, t_peer,
+                    2 * n * n * d))
     try:  # optional peer in its own environment
         import neural_tangents  # noqa: F401
         rows.append(Row("ntk-features", "analytic NTK Gram", "neural-tangents", np.nan, None, note="see README"))
@@ -155,11 +174,11 @@ def run_rows(threads: int, quick: bool, repeat: int) -> list[Row]:
 
     # ntk-features: NTK Gram partials (gradients of kernel predictors), 1000 × 4000
     Z = X[: n // 4]
-    t_rob, = interleaved([lambda: ntk.ntk_partials(Z, X)], repeat)
+    t_rob, = interleaved([lambda: ntk.ntk_partials(Z, X, workers=threads)], repeat)
     rows.append(Row("ntk-features", f"NTK partials {len(Z)}x{n}", "(no peer)", t_rob, None, 2 * len(Z) * n * d))
 
     # ntk-features: the empirical NTK at init, n = 500, m = 2048, d = 64
-    ne, m, de = 500 // s, 2048 // s, 64
+    ne, m, de = 400 // s, 2048 // s, 64
     Xe = rng.uniform(0, 1, (ne, de))
     W, c, a = rng.standard_normal((m, de)), rng.standard_normal(m), rng.standard_normal(m)
     ref = torch_func_entk(Xe, W, c, a)
