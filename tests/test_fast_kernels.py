@@ -158,6 +158,8 @@ def test_kernel_solve_matches_the_spectral_filters_and_refuses_singular_grams():
         spectral.kernel_solve(np.ones((3, 3)), np.ones(3))
     with pytest.raises(ValueError):
         spectral.kernel_solve(K, y[:5])
+    with pytest.raises(ValueError, match="non-finite"):
+        spectral.kernel_solve(np.where(np.eye(80, k=3) > 0, np.nan, K), y)
 
 
 @pytest.mark.parametrize("norm", ["inf", "2"])
