@@ -101,7 +101,9 @@ def _run_blocks(fn, spans, workers: int) -> None:
         for s0, s1 in part:
             fn(s0, s1, scratch)
 
-    with ThreadPoolExecutor(workers) as ex:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as ex:  # no nested BLAS threads
         list(ex.map(work, chunks))
 
 

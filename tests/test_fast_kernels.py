@@ -73,6 +73,7 @@ def test_fused_kernels_match_the_unfused_formulas(kind, seed):
         assert np.all(np.abs(got - ref) <= tolerance(rho, np.abs(ref).max()))
         # block size does not matter
         np.testing.assert_allclose(f(*args, block=7), got, rtol=1e-13, atol=1e-14 * np.abs(ref).max())
+        np.testing.assert_allclose(f(*args, block=16, workers=2), got, rtol=1e-13, atol=1e-14 * np.abs(ref).max())
     # the Gram's diagonal has ϑ = 0 exactly: Θ(x, x) = σ_b² + σ_w² k11 (NTK), σ_b² + σ_w² k11/2 (RF)
     k11 = SW2 * (X ** 2).sum(1) / X.shape[1] + SB2
     np.testing.assert_allclose(np.diag(f(X)), SB2 + SW2 * k11 * (1.0 if kind == "ntk" else 0.5), rtol=1e-14)
