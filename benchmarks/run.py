@@ -145,7 +145,7 @@ class _TwoLogits(torch.nn.Module):
 def run_rows(threads: int, quick: bool, repeat: int) -> list[Row]:
     rng = np.random.default_rng(0)
     rows: list[Row] = []
-    s = 4 if quick else 1
+    s = 8 if quick else 1
 
     # ntk-features: the analytic NTK Gram, n = 4000, d = 100 (digits parity is n = 1198, d = 64)
     n, d = 4000 // s, 100
