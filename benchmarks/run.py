@@ -161,7 +161,6 @@ def run_rows(threads: int, quick: bool, repeat: int) -> list[Row]:
         name = "f64" if dt == np.float64 else "f32"
         rows.append(Row("ntk-features", f"analytic NTK Gram n={n}, d={d}", "torch closed form", t_rob, t_peer,
                         2 * n * n * d, name))
-    Xt = torch.from_numpy(X)
     t_rob, t_peer = interleaved([lambda: ntk.ntk(X, workers=threads), lambda: numpy_unfused_ntk(X)], max(3, repeat // 2))
     rows.append(Row("ntk-features", f"analytic NTK Gram n={n}, d={d}", "unfused numpy (the book before)", t_rob, t_peer,
                     2 * n * n * d))
