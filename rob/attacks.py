@@ -192,18 +192,62 @@ def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
 def torch_grad(fn, device: str = "cpu", dtype=None) -> Callable[[np.ndarray], np.ndarray]:
     """Gradient oracle for a torch scalar-output function (e.g. a network): ``X ↦ ∇_x Σ_t fn(x_t)``
     by autograd, as a float64 numpy array, so that :func:`fgsm` and :func:`pgd` attack torch
-    networks exactly as they attack kernel predictors."""
+    networks exactly as they attack kernel predictors.  float64 CPU inputs are shared with torch
+    (no copy); for a whole attack without numpy round trips use :func:`pgd_torch`."""
     import torch
 
     dtype = dtype or torch.float64
 
     def grad(X: np.ndarray) -> np.ndarray:
-        x = torch.tensor(X, dtype=dtype, device=device, requires_grad=True)
+        if device == "cpu" and dtype == torch.float64 and isinstance(X, np.ndarray) and X.dtype == np.float64:
+            x = torch.from_numpy(X).requires_grad_(True)   # shares memory; autograd does not write to it
+        else:
+            x = torch.tensor(X, dtype=dtype, device=device, requires_grad=True)
         out = fn(x)
         (g,) = torch.autograd.grad(out.sum(), x)
-        return g.detach().cpu().numpy().astype(np.float64)
+        return np.asarray(g.detach().cpu().numpy(), dtype=np.float64)
 
     return grad
+
+
+def pgd_torch(fn, X, y, eps: float, steps: int = 20, step_size: float | None = None, norm: str = "inf",
+              box: tuple[float, float] | None = (0.0, 1.0)):
+    """:func:`pgd` for a torch score ``fn`` (e.g. a network), entirely in torch at the dtype and on the
+    device of ``X`` (a tensor; ``y`` a tensor of ±1): the same iteration
+    ``x ← Π(x − step·y·sign ∇g(x))`` (ℓ∞) or along ``y∇g/‖y∇g‖`` (ℓ2), Π = projection onto the ε-ball
+    around the clean ``x``, then the box; step ``2.5 ε/steps`` by default.  One autograd call per
+    step and no numpy conversion; returns the attacked tensor (no graph attached)."""
+    import torch
+
+    if norm not in ("inf", "2"):
+        raise ValueError(f"norm must be 'inf' or '2', got {norm!r}")
+    if not torch.is_tensor(X) or not torch.is_tensor(y):
+        raise ValueError("pgd_torch needs torch tensors X and y (use pgd with torch_grad for numpy inputs)")
+    if X.ndim != 2 or y.shape != X.shape[:1]:
+        raise ValueError(f"need X of shape (n, d) and y of shape (n,), got {tuple(X.shape)} and {tuple(y.shape)}")
+    if eps < 0 or steps < 0:
+        raise ValueError(f"need eps >= 0 and steps >= 0, got eps={eps}, steps={steps}")
+    step = 2.5 * eps / steps if step_size is None else step_size
+    X = X.detach()
+    yc = y.to(X.dtype)[:, None]
+    Xa = X.clone()
+    for _ in range(steps):
+        Xa.requires_grad_(True)
+        (g,) = torch.autograd.grad(fn(Xa).sum(), Xa)
+        with torch.no_grad():
+            g.mul_(yc)
+            if norm == "inf":
+                Xa = Xa.detach().sub_(g.sign_(), alpha=step)
+                Xa = torch.minimum(torch.maximum(Xa, X - eps), X + eps)
+            else:
+                gn = torch.linalg.vector_norm(g, dim=1, keepdim=True)
+                Xa = Xa.detach().sub_(g.div_(torch.where(gn > 0, gn, torch.ones_like(gn))), alpha=step)
+                delta = Xa - X
+                dn = torch.linalg.vector_norm(delta, dim=1, keepdim=True)
+                Xa = X + delta * torch.clamp(eps / torch.where(dn > 0, dn, torch.ones_like(dn)), max=1.0)
+            if box is not None:
+                Xa = Xa.clamp_(box[0], box[1])
+    return Xa.detach()
 
 
 def feature_fgsm(X: np.ndarray, y: np.ndarray, grads: np.ndarray, eps: float,

@@ -35,9 +35,56 @@ class Spectrum:
         return self.V * (self.proj / self.lam)[None, :]
 
 
+def eigh(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric eigendecomposition ``K = V diag(λ) Vᵀ``, ascending, in float64.
+
+    torch's ``linalg.eigh`` (MKL ``syevd``) measured fastest on the book's CPUs: at n = 1200, one
+    thread, 0.78 s against 0.85-1.0 s for scipy's ``evd`` driver and 0.83-0.95 s for numpy."""
+    import torch
+
+    K = np.asarray(K, dtype=float)
+    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+        raise ValueError(f"K must be a square matrix, got shape {K.shape}")
+    if not np.isfinite(K).all():
+        raise ValueError("K has non-finite entries")
+    lam, V = torch.linalg.eigh(torch.from_numpy(K))
+    return lam.numpy(), V.numpy()
+
+
+def kernel_solve(K: np.ndarray, Y: np.ndarray, gamma: float = 0.0) -> np.ndarray:
+    """``α = (K + nγ I)⁻¹ Y`` by one Cholesky factorisation (no eigenvectors): the kernel-regression
+    coefficients of μ_∞ (``γ = 0``) or of ridge ``γ > 0`` — the same as :func:`coefficients` with
+    the filter 1 or :func:`ridge_filter`, about 15x cheaper than :func:`spectrum` (torch
+    ``cholesky`` + ``cholesky_solve``, float64).  ``Y`` may be (n,) or (n, F); raises
+    ``ValueError`` if ``K + nγI`` is not positive definite."""
+    import torch
+
+    K = np.asarray(K, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    n = K.shape[0] if K.ndim == 2 else -1
+    if K.ndim != 2 or K.shape[1] != n:
+        raise ValueError(f"K must be a square matrix, got shape {K.shape}")
+    if Y.shape[:1] != (n,) or Y.ndim > 2:
+        raise ValueError(f"Y must have shape ({n},) or ({n}, F), got {Y.shape}")
+    if not (np.isfinite(gamma) and gamma >= 0):
+        raise ValueError(f"gamma must be finite and >= 0, got {gamma}")
+    if not np.isfinite(Y).all():
+        raise ValueError("Y has non-finite entries")
+    if not np.isfinite(np.sum(K)) and not np.isfinite(K).all():   # one read pass, no n×n mask
+        raise ValueError("K has non-finite entries")
+    Kt = torch.from_numpy(K)
+    if gamma > 0:
+        Kt = Kt + (n * gamma) * torch.eye(n, dtype=torch.float64)
+    L, info = torch.linalg.cholesky_ex(Kt)
+    if int(info) != 0:
+        raise ValueError("the Gram matrix is not positive definite (Cholesky failed)")
+    Yt = torch.from_numpy(Y.reshape(n, -1))
+    return torch.cholesky_solve(Yt, L).numpy().reshape(Y.shape)
+
+
 def spectrum(K: np.ndarray, Y: np.ndarray) -> Spectrum:
     """Eigendecomposition of the Gram ``K`` in descending order; raises if ``K`` is not positive definite."""
-    lam, V = np.linalg.eigh(K)
+    lam, V = eigh(K)
     lam, V = lam[::-1].copy(), V[:, ::-1].copy()
     if lam[-1] <= 0:
         raise ValueError(f"the Gram matrix is not positive definite (smallest eigenvalue {lam[-1]:.3g})")

@@ -243,7 +243,7 @@ def kernel_part(cfg: Config, seed: int) -> KernelResults:
                     majority=max(p, 1 - p))
 
         # identities of Theorem A: Σ_i f^(i) = μ_∞ (vs a direct solve) and the GD recursion
-        direct = Kt @ np.linalg.solve(ntk.ntk(X), t.y)
+        direct = Kt @ spectral.kernel_solve(ntk.ntk(X), t.y)
         summed = Kt @ km.spec.feature_coefs.sum(axis=1)
         sum_rel = float(np.max(np.abs(summed - direct)) / np.max(np.abs(direct)))
         K = ntk.ntk(X)

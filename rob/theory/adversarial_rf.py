@@ -220,6 +220,36 @@ def _acceptable(x, eps, tau2, psi1, psi2) -> bool:
     return bool(np.all(np.isfinite(r)) and np.max(np.abs(r)) < RESIDUAL_TOL and 0.0 < lam < 1.0)
 
 
+def _acceptable_batch(X, eps, tau2, psi1, psi2) -> np.ndarray:
+    """:func:`_acceptable` for every column of ``X`` (shape (3, B)) at once; a boolean mask (B,)."""
+    ok = np.all(np.isfinite(X), axis=0) & np.all(np.abs(np.nan_to_num(X, nan=np.inf)) <= 60, axis=0)
+    if not ok.any():
+        return ok
+    idx = np.flatnonzero(ok)
+    with np.errstate(all="ignore"):
+        r = reduced_residuals(X[:, idx], eps[idx], tau2[idx], psi1[idx], psi2[idx])
+        lam = _derived(X[:, idx], eps[idx], tau2[idx], psi1[idx], psi2[idx])["lam"]
+        good = np.all(np.isfinite(r), axis=0) & (np.max(np.abs(r), axis=0) < RESIDUAL_TOL) & (lam > 0.0) & (lam < 1.0)
+    ok[idx] = good
+    return ok
+
+
+def _nearest_solved(idx, done, group, logp1):
+    """For each point of ``idx``: the solved point of the same group (same ε, τ², ψ2) with the
+    nearest log ψ1 (the first one on ties), or −1; vectorised per group."""
+    out = np.full(idx.size, -1)
+    cand_all = np.flatnonzero(done)
+    if cand_all.size == 0 or idx.size == 0:
+        return out
+    for g in np.unique(group[idx]):
+        q = np.flatnonzero(group[idx] == g)
+        cand = cand_all[group[cand_all] == g]
+        if cand.size:
+            dist = np.abs(logp1[cand][None, :] - logp1[idx[q]][:, None])
+            out[q] = cand[np.argmin(dist, axis=1)]
+    return out
+
+
 def _newton_batch(X0, eps, tau2, psi1, psi2, iters=40, h=1e-7):
     """Damped Newton with a forward-difference Jacobian and backtracking on ``‖E‖²``, run at once for
     every column of ``X0`` (shape (3, B)); parameters broadcast over B.  Columns leave the batch when
@@ -238,11 +268,12 @@ def _newton_batch(X0, eps, tau2, psi1, psi2, iters=40, h=1e-7):
             f2 = np.sum(Fx[:, act] ** 2, axis=0)
             pa = (eps[act], tau2[act], psi1[act], psi2[act])
             Xa, Fa = X[:, act], Fx[:, act]
-            Jac = np.empty((act.size, 3, 3))
+            # the three forward differences in one call: columns [x + h e_0 | x + h e_1 | x + h e_2]
+            Xh = np.tile(Xa, 3)
             for j in range(3):
-                Xh = Xa.copy()
-                Xh[j] += h
-                Jac[:, :, j] = ((reduced_residuals(Xh, *pa) - Fa) / h).T
+                Xh[j, j * act.size:(j + 1) * act.size] += h
+            Fh = reduced_residuals(Xh, *(np.tile(p, 3) for p in pa)).reshape(3, 3, act.size)
+            Jac = ((Fh - Fa[:, None, :]) / h).transpose(2, 0, 1)   # Jac[b, i, j] = ∂E_i/∂x_j
             good = np.all(np.isfinite(Jac), axis=(1, 2))
             good[good] = np.abs(np.linalg.det(Jac[good])) > 1e-300
             step = np.zeros_like(Xa)
@@ -306,21 +337,19 @@ def solve_grid(eps, tau2, psi1, psi2) -> AdvRFLimit:
     X = np.full((3, B), np.nan)
     done = triv.copy()
 
+    group = np.unique(np.stack([e, tq, p2]), axis=1, return_inverse=True)[1].reshape(-1)
+    logp1 = np.log(p1)
+
     def attempt(idx, X0):
         Xs = _newton_batch(X0, e[idx], tq[idx], p1[idx], p2[idx])
-        for j, i in enumerate(idx):
-            if _acceptable(Xs[:, j], e[i], tq[i], p1[i], p2[i]):
-                X[:, i], done[i] = Xs[:, j], True
+        ok = _acceptable_batch(Xs, e[idx], tq[idx], p1[idx], p2[idx])
+        X[:, idx[ok]], done[idx[ok]] = Xs[:, ok], True
 
     def neighbour_guesses(idx):
         """The root at the nearest solved ψ1 of the same (ε, τ², ψ2), for the points ``idx`` that have one."""
-        keep, guesses = [], []
-        for i in idx:
-            same = np.flatnonzero(done & ~triv & (e == e[i]) & (tq == tq[i]) & (p2 == p2[i]))
-            if same.size:
-                keep.append(i)
-                guesses.append(X[:, same[np.argmin(np.abs(np.log(p1[same] / p1[i])))]])
-        return np.array(keep, int), (np.array(guesses).T if guesses else None)
+        j = _nearest_solved(idx, done & ~triv, group, logp1)
+        has = j >= 0
+        return idx[has], (X[:, j[has]] if has.any() else None)
 
     def continuation():
         """Seed unsolved points from their nearest solved neighbour, as long as that makes progress."""
