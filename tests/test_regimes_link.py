@@ -90,3 +90,97 @@ def test_deterministic_equivalent_of_the_worst_change():
         assert abs(np.sqrt(np.mean(D**2)) / T.worst_change_equivalent(a, r) - 1) < 0.03
     # a negative semi-definite form with an interior maximum of the decrease side
     assert T.worst_change_equivalent(-np.abs(a), 1e3) > 0
+
+
+# -- the sweeps and the checks A1-A6, Q1-Q3 ---------------------------------------------------------
+
+import pandas as pd  # noqa: E402
+
+import check_helpers  # noqa: E402
+from rob.book import checks  # noqa: E402
+from rob.experiments import regimes as M  # noqa: E402
+
+
+def _small():
+    cfg = M.replace(M.config("ci"), d=30, psis=(0.2, 0.5, 1.0, 1.2))
+    link = M.replace(M.link_config("ci"), adv_psis=(0.5, 1.0), adv_n=60, adv_radii=(1e-3, 0.1, 1.0),
+                     pgd_radii=(1e-3, 1.0), plane_radii=(1e-3, 1.0), ridge_d=6, ridge_ms=(2, 6), ridge_reps=1,
+                     ridge_n_factor=30, ridge_n_test=3000)
+    return cfg, link
+
+
+def test_link_config_and_small_runs():
+    ci, paper = M.link_config("ci"), M.link_config("paper")
+    assert ci.adv_radii[0] == 1e-3 and ci.adv_radii[-1] == 1.0 and set(ci.pgd_radii) <= set(ci.adv_radii)
+    assert (ci.ridge_d, paper.ridge_d, ci.ridge_reps) == (20, 40, 3) and set(paper.pgd_radii) <= set(paper.adv_radii)
+    with pytest.raises(ValueError, match="scale"):
+        M.link_config("huge")
+    cfg, link = _small()
+    adv = M.adversarial_link(cfg, link, 3)
+    C = adv.curves
+    assert len(C) == 2 * 3 and C.kkt.max() < 1e-12 and C.pgd_excess.max() <= 1e-9
+    assert (C.rms >= C.lo * (1 - 1e-12)).all() and (C.rms <= C.hi * (1 + 1e-12)).all()
+    assert len(adv.plane) == len(cfg.psis) * 2
+    pd.testing.assert_frame_equal(C, M.adversarial_link(cfg, link, 3).curves)
+    R = M.ridge_sweep(cfg, link, 3)
+    assert len(R) == 2 and (R.eps_elu + R.S2_elu > 1).all()
+    report = checks.Report("regimes", {})
+    quoted = M.record_link_checks(report, cfg, link, adv, R)
+    assert {c.id for c in report.checks} >= {"A1", "A2", "A4", "Q3"} and all(isinstance(v, float) for v in quoted.values())
+
+
+def _ideal(cfg, link):
+    rows = []
+    for psi in link.adv_psis:
+        for rr in link.adv_radii:
+            r = rr * np.sqrt(cfg.d)
+            pgd = any(np.isclose(rr, p) for p in link.pgd_radii)
+            rms = 1.2 + 0.5 * r * 0.13
+            rows.append(dict(psi=psi, m=int(psi * cfg.d), r_rel=rr, r=r, eps=0.25, S=1.2, S_n=1.2, opnorm=0.13, rms=rms,
+                             mean=rms, lo=1.2, hi=1.2 + r * 0.13, det=rms * 0.98, kkt=1e-15, hard=0,
+                             pgd_rms=rms if pgd else np.nan, pgd_min=(0.99999 if rr <= 0.2 else 0.98) if pgd else np.nan,
+                             pgd_mean=0.998 if pgd else np.nan, pgd_excess=-1e-11 if pgd else np.nan))
+    plane = pd.DataFrame([dict(psi=p, m=int(p * cfg.d), r_rel=rr, eps=max(1 - p, 0) ** 2, S2=1 - max(1 - p, 0) ** 2,
+                               sens=1 - max(1 - p, 0) ** 2 + (0 if rr < 0.01 else rr), sens_se=0.005)
+                          for p in cfg.psis for rr in link.plane_radii])
+    ridge = pd.DataFrame([dict(m=m, psi=m / link.ridge_d, rep=k, eps_elu=0.5, S2_elu=0.75, eps_ridge=0.47, S2_ridge=0.79,
+                               eps_chaos=0.49, S2_chaos=0.74, eps_quad=0.26, S2_quad=0.74)
+                          for m in link.ridge_ms for k in range(link.ridge_reps)])
+    return M.AdvLink(pd.DataFrame(rows), plane), ridge
+
+
+def _failed(cfg, link, adv, ridge):
+    report = checks.Report("regimes", {})
+    M.record_link_checks(report, cfg, link, adv, ridge)
+    return sorted(c.id for c in report.checks if not c.passed)
+
+
+def _edit(df, mask, **cols):
+    df = df.copy()
+    for k, v in cols.items():
+        df.loc[mask(df), k] = v(df[mask(df)]) if callable(v) else v
+    return df
+
+
+def test_link_checks_pass_on_good_data_and_fail_on_broken_data():
+    cfg, link = M.config("ci"), M.link_config("ci")
+    adv, ridge = _ideal(cfg, link)
+    assert _failed(cfg, link, adv, ridge) == []
+    C, P = adv.curves, adv.plane
+    pg = lambda f: f.pgd_min.notna()
+    bad = lambda **kw: M.replace(adv, **kw)
+    assert _failed(cfg, link, bad(curves=C.assign(kkt=1e-6)), ridge) == ["A1"]
+    assert _failed(cfg, link, bad(curves=_edit(C, pg, pgd_excess=1e-3)), ridge) == ["A2"]
+    assert _failed(cfg, link, bad(curves=_edit(C, lambda f: pg(f) & (f.r_rel < 0.01), pgd_min=0.99)), ridge) == [
+        "A3 small r"]
+    assert _failed(cfg, link, bad(curves=_edit(C, pg, pgd_mean=0.95)), ridge) == ["A3 mean"]
+    # the solver returning too small a worst case: below r S_n
+    assert _failed(cfg, link, bad(curves=C.assign(rms=C.lo * 0.999, det=C.lo * 0.999)), ridge) == ["A4"]
+    assert _failed(cfg, link, bad(plane=_edit(P, lambda f: (f.r_rel < 0.01) & (f.psi == 0.5), sens=lambda f: f.sens + 0.05)),
+                   ridge) == ["A5"]
+    assert _failed(cfg, link, bad(curves=C.assign(det=C.rms * 0.9)), ridge) == ["A6"]
+    assert _failed(cfg, link, adv, ridge.assign(eps_chaos=ridge.eps_elu - 0.08)) == ["Q1 error"]
+    assert _failed(cfg, link, adv, ridge.assign(S2_chaos=ridge.S2_elu + 0.1)) == ["Q1 energy"]
+    # κ = 0 (the ridge forgotten): the quadratic NT values as the "ridge" prediction
+    assert "Q2" in _failed(cfg, link, adv, ridge.assign(eps_ridge=ridge.eps_quad, S2_ridge=ridge.S2_quad))
+    assert _failed(cfg, link, adv, ridge.assign(eps_ridge=ridge.eps_elu + 0.1, S2_ridge=ridge.S2_elu - 0.02)) == ["Q3"]
