@@ -46,14 +46,17 @@ import numpy as np
 @dataclass(frozen=True)
 class TrustRegionSolution:
     """Global minimisers of ``½δᵀHδ + cᵀδ`` over ``‖δ‖ ≤ r``, one per right-hand side (leading shape
-    ``S`` of the inputs): ``delta`` (S + (d,)), optimal ``value``, multiplier ``lam ≥ 0``, and the
-    flags ``interior`` (``λ = 0``, ``‖δ‖ < r``) and ``hard`` (hard case, ``λ = −h_1``)."""
+    ``S`` of the inputs): ``delta`` (S + (d,); ``None`` when not rotated back), optimal ``value``,
+    multiplier ``lam ≥ 0``, the flags ``interior`` (``λ = 0``, ``‖δ‖ < r``) and ``hard`` (hard case,
+    ``λ = −h_1``), and ``delta_eig``, ``c_eig``: ``Uᵀδ`` and ``Uᵀc`` in the eigenbasis."""
 
-    delta: np.ndarray
+    delta: np.ndarray | None
     value: np.ndarray
     lam: np.ndarray
     interior: np.ndarray
     hard: np.ndarray
+    delta_eig: np.ndarray
+    c_eig: np.ndarray
 
 
 def _norm2(ct: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -63,9 +66,10 @@ def _norm2(ct: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def solve_eig(h: np.ndarray, U: np.ndarray, c: np.ndarray, radius, rtol: float = 1e-13,
-              max_iter: int = 100) -> TrustRegionSolution:
+              max_iter: int = 100, rotate_back: bool = True) -> TrustRegionSolution:
     """Exact TRS with ``H = U diag(h) Uᵀ`` given (``h`` ascending, ``U`` orthogonal), for ``c`` of
-    shape (..., d) and ``radius`` broadcastable to ``c.shape[:-1]``.  See the module docstring."""
+    shape (..., d) and ``radius`` broadcastable to ``c.shape[:-1]``.  See the module docstring.
+    ``rotate_back=False`` skips ``δ = U δ̃`` (one ``(…, d) × (d, d)`` product) when only values are needed."""
     h = np.asarray(h, dtype=float)
     if np.any(np.diff(h) < 0):
         raise ValueError("eigenvalues h must be in ascending order")
@@ -107,24 +111,25 @@ def solve_eig(h: np.ndarray, U: np.ndarray, c: np.ndarray, radius, rtol: float =
         tau = np.sqrt(np.maximum(r**2 - np.sum(dt * dt, axis=-1), 0.0))
         dt[..., 0] = np.where(hard, tau, dt[..., 0])
     value = np.sum(0.5 * h * dt * dt + ct * dt, axis=-1)
-    return TrustRegionSolution(delta=dt @ U.T, value=value, lam=t - h1, interior=interior, hard=hard)
+    return TrustRegionSolution(delta=dt @ U.T if rotate_back else None, value=value, lam=t - h1,
+                               interior=interior, hard=hard, delta_eig=dt, c_eig=ct)
 
 
-def kkt_violation(h: np.ndarray, U: np.ndarray, c: np.ndarray, radius, sol: TrustRegionSolution) -> np.ndarray:
+def kkt_violation(h: np.ndarray, radius, sol: TrustRegionSolution) -> np.ndarray:
     """Largest violation of the global optimality conditions of the theorem, per problem, each
     relative to its natural scale: stationarity ``‖(H + λI)δ + c‖/(‖c‖ + (max|h| + λ)r)``,
     ``λ ≥ 0`` and ``H + λI ⪰ 0`` (``max(0, −λ, −(h_1 + λ))/(max|h| + λ)``), feasibility
     ``max(0, ‖δ‖ − r)/r`` and complementarity ``λ|r − ‖δ‖|/((max|h| + λ)r)``.  A value at round-off
-    level certifies that ``sol.delta`` is a global minimiser."""
+    level certifies that the solution is a global minimiser.  Evaluated in the eigenbasis
+    (``sol.delta_eig``, ``sol.c_eig``), where ``H`` is ``diag(h)``."""
     h = np.asarray(h, dtype=float)
-    c = np.asarray(c, dtype=float)
     r = np.broadcast_to(np.asarray(radius, dtype=float), sol.lam.shape)
     lam = sol.lam
-    dt = sol.delta @ U
-    stat = np.linalg.norm((h + lam[..., None]) * dt + c @ U, axis=-1)
+    dt, ct = sol.delta_eig, sol.c_eig
+    stat = np.linalg.norm((h + lam[..., None]) * dt + ct, axis=-1)
     hscale = np.max(np.abs(h)) + np.abs(lam)
-    nd = np.linalg.norm(sol.delta, axis=-1)
-    v = [stat / (np.linalg.norm(c, axis=-1) + hscale * r),
+    nd = np.linalg.norm(dt, axis=-1)
+    v = [stat / (np.linalg.norm(ct, axis=-1) + hscale * r),
          np.maximum(0.0, np.maximum(-lam, -(h[0] + lam))) / hscale,
          np.maximum(0.0, nd - r) / r,
          np.abs(lam) * np.abs(r - nd) / (hscale * r)]
@@ -146,7 +151,7 @@ class WorstChange:
 
     up: np.ndarray
     down: np.ndarray
-    delta: np.ndarray
+    delta: np.ndarray | None
     hard: np.ndarray
     kkt: np.ndarray
 
@@ -156,20 +161,21 @@ class WorstChange:
         return np.maximum(self.up, self.down)
 
 
-def worst_change(A: np.ndarray, G: np.ndarray, radii, eig: tuple[np.ndarray, np.ndarray] | None = None
-                 ) -> WorstChange:
+def worst_change(A: np.ndarray, G: np.ndarray, radii, eig: tuple[np.ndarray, np.ndarray] | None = None,
+                 with_delta: bool = True) -> WorstChange:
     """``Δ(x, r) = max_{‖δ‖≤r} |gᵀδ + δᵀAδ|`` for every gradient ``g = ∇f(x)`` (rows of ``G``) and
     every radius: two TRS, ``(H, c) = (−2A, −g)`` and ``(2A, g)``, sharing one eigendecomposition of
-    ``A`` (``eig = numpy.linalg.eigh(A)`` may be passed)."""
+    ``A`` (``eig = numpy.linalg.eigh(A)`` may be passed).  ``with_delta=False`` returns no maximiser
+    (saves two ``(radii·points, d) × (d, d)`` products)."""
     a, V = np.linalg.eigh(A) if eig is None else eig
     G = np.atleast_2d(np.asarray(G, dtype=float))
     rr = np.asarray(radii, dtype=float).reshape(-1, 1)
     hu, Vu = -2.0 * a[::-1], V[:, ::-1]
-    up = solve_eig(hu, Vu, -G[None], rr)
-    down = solve_eig(2.0 * a, V, G[None], rr)
+    up = solve_eig(hu, Vu, -G[None], rr, rotate_back=with_delta)
+    down = solve_eig(2.0 * a, V, G[None], rr, rotate_back=with_delta)
     use_up = (-up.value) >= (-down.value)
-    delta = np.where(use_up[..., None], up.delta, down.delta)
-    kkt = np.maximum(kkt_violation(hu, Vu, -G[None], rr, up), kkt_violation(2.0 * a, V, G[None], rr, down))
+    delta = np.where(use_up[..., None], up.delta, down.delta) if with_delta else None
+    kkt = np.maximum(kkt_violation(hu, rr, up), kkt_violation(2.0 * a, rr, down))
     return WorstChange(up=-up.value, down=-down.value, delta=delta, hard=up.hard | down.hard, kkt=kkt)
 
 

@@ -456,7 +456,7 @@ def link_config(scale: str) -> LinkConfig:
                           ridge_ms=(2, 5, 10, 15, 20, 30), ridge_reps=3)
     if scale == "paper":
         fine = tuple(float(x) for x in np.round(np.logspace(-3, 0, 25), 12))
-        return LinkConfig("paper", adv_psis=(0.25, 0.5, 1.0), adv_n=1000, adv_radii=fine, pgd_radii=fine[::6],
+        return LinkConfig("paper", adv_psis=(0.25, 0.5, 1.0), adv_n=500, adv_radii=fine, pgd_radii=fine[::12],
                           pgd_steps=40, plane_radii=(1e-3, 0.1, 0.3, 1.0), ridge_d=40,
                           ridge_ms=(4, 10, 20, 30, 40, 60), ridge_reps=3)
     raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
@@ -504,9 +504,9 @@ def adversarial_link(cfg: Config, link: LinkConfig, seed: int) -> AdvLink:
             G = quadratic.grad(X, Bh)
             eps = quadratic.normalised_measures(Bh, B)[0]
             if psi in cfg.psis:
-                for rr in link.plane_radii:
-                    r = rr * np.sqrt(d)
-                    v = trust_region.worst_change(Bh, G, [r], eig=eig).value[0] ** 2 / r**2 / S2_star
+                rad = np.asarray(link.plane_radii) * np.sqrt(d)
+                V2 = trust_region.worst_change(Bh, G, rad, eig=eig, with_delta=False).value ** 2 / rad[:, None] ** 2
+                for rr, v in zip(link.plane_radii, V2 / S2_star):
                     plane.append(dict(psi=psi, m=m, r_rel=rr, eps=eps, S2=1 - eps, sens=float(v.mean()),
                                       sens_se=float(v.std(ddof=1) / np.sqrt(len(v)))))
             if psi not in link.adv_psis:
@@ -517,14 +517,17 @@ def adversarial_link(cfg: Config, link: LinkConfig, seed: int) -> AdvLink:
             f = lambda Z: quadratic.value(Z, Bh)
             gf = lambda Z: quadratic.grad(Z, Bh)
             f0 = f(X)
-            for rr in link.adv_radii:
-                r = rr * np.sqrt(d)
-                wc = trust_region.worst_change(Bh, G, [r], eig=eig)
-                D = wc.value[0]
+            rad = np.asarray(link.adv_radii) * np.sqrt(d)
+            wcs = [trust_region.worst_change(Bh, G, rad[k:k + 4], eig=eig, with_delta=False)
+                   for k in range(0, len(rad), 4)]                   # chunks of radii bound the memory
+            values = np.concatenate([w.value for w in wcs])
+            kkts = np.concatenate([w.kkt.max(axis=1) for w in wcs])
+            hards = np.concatenate([w.hard.sum(axis=1) for w in wcs])
+            for rr, r, D, kk, hh in zip(link.adv_radii, rad, values, kkts, hards):
                 row = dict(psi=psi, m=m, r_rel=rr, r=r, eps=eps, S=S, S_n=Sn, opnorm=op,
                            rms=float(np.sqrt(np.mean(D**2)) / r), mean=float(D.mean() / r),
                            lo=Sn, hi=Sn + r * op, det=T.worst_change_equivalent(eig[0], r) / r,
-                           kkt=float(wc.kkt.max()), hard=int(wc.hard.sum()),
+                           kkt=float(kk), hard=int(hh),
                            pgd_rms=np.nan, pgd_min=np.nan, pgd_mean=np.nan, pgd_excess=np.nan)
                 if any(np.isclose(rr, p, rtol=1e-9) for p in link.pgd_radii):
                     _, fmax, fmin = attacks.pgd_l2_regression(f, gf, X, f0, r, steps=link.pgd_steps)
