@@ -445,6 +445,7 @@ class LinkConfig:
     ridge_reps: int
     ridge_n_factor: int = 100            # N = ridge_n_factor · (1 + md)
     ridge_n_test: int = 20_000
+    plane_every: int = 1                 # the plane uses every plane_every-th ψ of Figure 1
 
 
 def link_config(scale: str) -> LinkConfig:
@@ -458,7 +459,7 @@ def link_config(scale: str) -> LinkConfig:
         fine = tuple(float(x) for x in np.round(np.logspace(-3, 0, 25), 12))
         return LinkConfig("paper", adv_psis=(0.25, 0.5, 1.0), adv_n=500, adv_radii=fine, pgd_radii=fine[::12],
                           pgd_steps=40, plane_radii=(1e-3, 0.1, 0.3, 1.0), ridge_d=40,
-                          ridge_ms=(4, 10, 20, 30, 40, 60), ridge_reps=3)
+                          ridge_ms=(4, 10, 20, 30, 40, 60), ridge_reps=3, plane_every=3)
     raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
 
 
@@ -495,15 +496,17 @@ def adversarial_link(cfg: Config, link: LinkConfig, seed: int) -> AdvLink:
     X = data.gaussian(link.adv_n, d, _link_rng(seed, "adv"))
     S2_star = quadratic.dirichlet_energy(B)
     curves, plane = [], []
-    psis = sorted(set(cfg.psis) | set(link.adv_psis))
+    plane_psis = cfg.psis[::link.plane_every]
+    psis = sorted(set(plane_psis) | set(link.adv_psis))
+    ms = [int(round(psi * d)) for psi in psis]
     with threadpool_limits(limits=1, user_api="blas"):
-        for psi in track(psis, desc=f"adversarial link (d={d})"):
-            m = int(round(psi * d))
-            Bh = regimes.nt_projection(Wfull[:m], B)
+        U, _ = np.linalg.qr(Wfull[:min(max(ms), d)].T)           # nested W: one QR serves every width
+        for psi, m in track(list(zip(psis, ms)), desc=f"adversarial link (d={d})"):
+            Bh = B - regimes.remove_block(B, U[:, :min(m, d)])      # B̂ = B − QBQ (rob.regimes.nt_projection)
             eig = np.linalg.eigh(Bh)
             G = quadratic.grad(X, Bh)
             eps = quadratic.normalised_measures(Bh, B)[0]
-            if psi in cfg.psis:
+            if psi in plane_psis:
                 rad = np.asarray(link.plane_radii) * np.sqrt(d)
                 V2 = trust_region.worst_change(Bh, G, rad, eig=eig, with_delta=False).value ** 2 / rad[:, None] ** 2
                 for rr, v in zip(link.plane_radii, V2 / S2_star):
