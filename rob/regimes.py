@@ -21,11 +21,13 @@ All normalised measures are ``(ε/V, S²/S⋆²)`` computed from the matrices
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import factorial, sqrt
 
 import numpy as np
 import scipy.linalg as sla
+from scipy import special
 
-from . import features
+from . import features, hermite
 from .activations import Activation
 from .quadratic import normalised_measures
 
@@ -306,3 +308,167 @@ def quadratic_draws(gram: np.ndarray, Z: np.ndarray, lead: bool = True) -> np.nd
     matrix is ``G``."""
     Zt = np.column_stack([np.ones(len(Z)), Z]) if lead else Z
     return np.einsum("ji,ik,jk->j", Zt, gram, Zt)
+
+
+# ----------------------------------------------------------------------------------------------
+# lazy regime with a smooth activation: the "equivalent ridge" approximation
+# ----------------------------------------------------------------------------------------------
+#
+# Hermite expansion of one tangent feature, ``a = α w + a⊥`` (``a⊥ ⊥ w``, ``t = w·x``):
+#
+#     (a·x) σ'(t) = Σ_k √k μ_k (a⊥·x) h_{k−1}(t) + α Σ_k c_k h_k(t),   c_k = E[t σ'(t) h_k(t)],
+#
+# so ``(a⊥·x)h_{k−1}(t)`` lies in chaos ``k`` with squared norm ``k μ_k² ‖a⊥‖²`` and gradient energy
+# ``k² μ_k² ‖a⊥‖²``.  The chaos-2 part of the network is ``μ₂/√2`` times the quadratic NT model
+# ``xᵀ(AᵀW + WᵀA)x`` (up to the radial coefficient ``c₂`` instead of ``2μ₂``); the chaos ≥ 3 parts only
+# add error and energy.  Treating the chaos ≥ 3 parts of different neurons as orthogonal (their
+# overlaps carry powers of ``w_j·w_l = O(d^{-1/2})``) makes lazy training a ridge regression.
+
+
+@dataclass(frozen=True)
+class RidgeConstants:
+    """Hermite content of σ used by the equivalent ridge (orthonormal convention, ``g ~ N(0, 1)``):
+
+    - ``mu1``, ``mu2``: ``μ₁``, ``μ₂``;
+    - ``err3 = Σ_{ℓ≥3} ℓ μ_ℓ² = E σ'(g)² − μ₁² − 2μ₂²`` (L² energy of the chaos ≥ 3 parts per ``‖a⊥‖²``);
+    - ``grad3 = Σ_{ℓ≥3} ℓ² μ_ℓ² = E σ''(g)² + E σ'(g)² − μ₁² − 4μ₂²`` (their gradient energy);
+    - ``kappa = err3/(2μ₂²)`` (the ridge) and ``theta = grad3/err3`` (gradient energy per unit L² energy
+      of what the ridge penalises; a chaos-2 function has 2);
+    - the radial coefficients ``c1``, ``c2`` of ``tσ'(t)`` and ``rad_err3 = Σ_{k≥3} c_k²``,
+      ``rad_grad3 = Σ_{k≥3} k c_k²`` (used by :func:`lazy_chaos_model` only).
+    """
+
+    mu1: float
+    mu2: float
+    err3: float
+    grad3: float
+    kappa: float
+    theta: float
+    c1: float
+    c2: float
+    rad_err3: float
+    rad_grad3: float
+
+
+def ridge_constants(act: Activation) -> RidgeConstants:
+    """:class:`RidgeConstants` of ``act`` by quadrature (:mod:`rob.hermite`); ``act.d2f`` must be the
+    (a.e.) second derivative, square integrable."""
+    E = hermite.gaussian_expectation
+    mu1, mu2 = hermite.coefficient(act, 1), hermite.coefficient(act, 2)
+    ed2 = E(lambda t: act.df(t) ** 2)
+    edd2 = E(lambda t: act.d2f(t) ** 2)
+    err3 = ed2 - mu1**2 - 2 * mu2**2
+    grad3 = edd2 + ed2 - mu1**2 - 4 * mu2**2
+    c = [E(lambda t, k=k: t * act.df(t) * special.eval_hermitenorm(k, t)) / sqrt(factorial(k)) for k in range(3)]
+    tds2 = E(lambda t: (t * act.df(t)) ** 2)
+    dtds2 = E(lambda t: (act.df(t) + t * act.d2f(t)) ** 2)
+    return RidgeConstants(mu1=mu1, mu2=mu2, err3=err3, grad3=grad3, kappa=err3 / (2 * mu2**2), theta=grad3 / err3,
+                          c1=c[1], c2=c[2], rad_err3=tds2 - c[0] ** 2 - c[1] ** 2 - c[2] ** 2,
+                          rad_grad3=dtds2 - c[1] ** 2 - 2 * c[2] ** 2)
+
+
+def equivalent_ridge(W: np.ndarray, B: np.ndarray, kappa: float, theta: float) -> tuple[float, float]:
+    """``(ε/V, S²/S⋆²)`` of the equivalent-ridge model of lazy training (closed form).
+
+    The model minimises ``2‖(μ₂/√2)(AᵀW + WᵀA) − B‖_F² + Σ_{ℓ≥3}ℓμ_ℓ² ‖A‖_F²`` over ``A``.  With the
+    SVD ``W = U diag(s) V₀ᵀ`` (``λ_i = s_i²``, ``i ≤ min(m, d)``), ``V = [V₀, V⊥]`` and ``VᵀBV`` in blocks
+    ``C = V₀ᵀBV₀``, ``E = V⊥ᵀBV₀``, it decouples into scalar ridges with shrinkage factors
+
+        ρ_i = λ_i/(λ_i + κ)  on the columns ``E_i`` (QP block),
+        R_ik = (λ_i + λ_k)/(λ_i + λ_k + κ)  on ``C_ik`` (PP block),   nothing on the QQ block,
+
+    and, with ``Π = 2Σ_i ρ_i(1 − ρ_i)‖E_i‖² + Σ_ik R_ik(1 − R_ik)C_ik²`` (the penalised chaos ≥ 3 part),
+
+        ε/V = [‖V⊥ᵀBV⊥‖² + 2Σ_i(1 − ρ_i)‖E_i‖² + Σ_ik(1 − R_ik)C_ik²]/‖B‖²,
+        S²/S⋆² = [2Σ_i ρ_i²‖E_i‖² + Σ_ik R_ik²C_ik² + (θ/2)Π]/‖B‖²,
+
+    so ``ε/V + S²/S⋆² − 1 = (θ/2 − 1)Π/‖B‖²``: above the line iff ``θ > 2``.  ``κ = 0`` gives the exact
+    quadratic NT projection (:func:`nt_projection`)."""
+    m, d = W.shape
+    _, s, Vt = np.linalg.svd(W, full_matrices=True)
+    r = int(np.sum(s > 1e-10 * s[0]))
+    lam = s[:r] ** 2
+    Bp = Vt @ B @ Vt.T
+    C, E = Bp[:r, :r], Bp[r:, :r]
+    e2 = np.sum(E * E, axis=0)
+    rho = lam / (lam + kappa)
+    L = lam[:, None] + lam[None, :]
+    R = L / (L + kappa)
+    QQ = float(np.sum(Bp[r:, r:] ** 2))
+    pen = 2 * np.sum(rho * (1 - rho) * e2) + np.sum(R * (1 - R) * C * C)
+    nb = float(np.sum(B * B))
+    eps = (QQ + 2 * np.sum((1 - rho) * e2) + np.sum((1 - R) * C * C)) / nb
+    S2 = (2 * np.sum(rho**2 * e2) + np.sum(R**2 * C * C) + theta / 2 * pen) / nb
+    return float(eps), float(S2)
+
+
+def lazy_chaos_model(W: np.ndarray, B: np.ndarray, rc: RidgeConstants, chaos1: bool = True,
+                     radial: bool = True) -> tuple[float, float]:
+    """``(ε/V, S²/S⋆²)`` of a refined equivalent model, by least squares over ``A ∈ R^{m×d}``: with
+    ``α_j = a_j·w_j`` and ``a⊥_j = a_j − α_j w_j`` it minimises
+
+        2‖M(A) − B‖² + ‖v(A)‖² [chaos1] + Σ_{ℓ≥3}ℓμ_ℓ² ‖A⊥‖² + Σ_{k≥3}c_k² ‖α‖² [radial],
+        M(A) = (μ₂/√2)(A⊥ᵀW + WᵀA⊥) + (c₂/√2) Wᵀdiag(α)W,    v(A) = μ₁ Σ_j a⊥_j + c₁ Wᵀα,
+
+    i.e. it keeps the linear (chaos-1) part of the network, which the fit must cancel, and the
+    exact radial coefficients; the chaos ≥ 3 parts of different neurons are still taken orthogonal.
+    Without ``chaos1`` and ``radial`` it is the equivalent ridge (:func:`equivalent_ridge`).  Dense:
+    ``O(m d³)`` memory, for small ``m d``."""
+    m, d = W.shape
+    n = m * d
+    E = np.eye(n).reshape(n, m, d)
+    al = np.einsum("njl,jl->nj", E, W)               # α_j of each basis matrix
+    ap = E - al[:, :, None] * W[None]
+    c2 = rc.c2 if radial else 2 * rc.mu2
+    c1 = rc.c1 if radial else rc.mu1
+    re3, rg3 = (rc.rad_err3, rc.rad_grad3) if radial else (rc.err3, rc.grad3)
+    Mm = rc.mu2 / np.sqrt(2) * (np.einsum("njl,jk->nlk", ap, W) + np.einsum("njk,jl->nlk", ap, W)) \
+        + c2 / np.sqrt(2) * np.einsum("nj,jl,jk->nlk", al, W, W)
+    V = rc.mu1 * ap.sum(axis=1) + c1 * al @ W
+    rows = [np.sqrt(2) * Mm.reshape(n, d * d).T, np.sqrt(rc.err3) * ap.reshape(n, n).T, np.sqrt(re3) * al.T]
+    rhs = [np.sqrt(2) * B.ravel(), np.zeros(n), np.zeros(m)]
+    if chaos1:
+        rows.append(V.T)
+        rhs.append(np.zeros(d))
+    coef = sla.lstsq(np.vstack(rows), np.concatenate(rhs), lapack_driver="gelsy", check_finite=False)[0]
+    M = np.tensordot(coef, Mm, 1)
+    v = coef @ V if chaos1 else np.zeros(d)
+    apn = float(np.sum(np.tensordot(coef, ap, 1) ** 2))
+    aln = float(np.sum((coef @ al) ** 2))
+    nb = float(np.sum(B * B))
+    eps = (2 * np.sum((M - B) ** 2) + v @ v + rc.err3 * apn + re3 * aln) / (2 * nb)
+    S2 = (4 * np.sum(M * M) + v @ v + rc.grad3 * apn + rg3 * aln) / (4 * nb)
+    return float(eps), float(S2)
+
+
+def lazy_nt_measures(act: Activation, W: np.ndarray, B: np.ndarray, n_train: int, n_test: int,
+                     rng: np.random.Generator, block: int = 8192) -> tuple[float, float]:
+    """``(ε_NT/V, S²_NT/S⋆²)`` of the lazy (zero-output) predictor ``Π_T f⋆`` for activation σ, by least
+    squares on ``n_train`` Gaussian points through the normal equations: ``G = ΦᵀΦ`` and ``ΦᵀY``
+    accumulated over blocks of points (``Φ = [1, σ'(XWᵀ) ⊗ X]``, never stored whole), one Cholesky
+    solve (least squares on ``G`` if it is singular, as for ``σ = t²``), then the error and the
+    Dirichlet energy on ``n_test`` fresh points.  The target alone: about 10× faster than
+    :func:`lazy_projection`, which also fits the ``m`` neurons; same estimator up to round-off."""
+    m, d = W.shape
+    p = 1 + m * d
+    G = np.zeros((p, p))
+    b = np.zeros(p)
+    trB = float(np.trace(B))
+    for s in range(0, n_train, block):
+        X = rng.standard_normal((min(block, n_train - s), d))
+        Phi = _design(X, W, act)
+        G += Phi.T @ Phi
+        b += Phi.T @ (np.einsum("ij,ij->i", X @ B, X) - trB)
+    try:
+        coef = sla.cho_solve(sla.cho_factor(G, check_finite=False), b, check_finite=False)
+    except np.linalg.LinAlgError:
+        coef = sla.lstsq(G, b, lapack_driver="gelsy", check_finite=False)[0]
+    err, gsq = 0.0, 0.0
+    for s in range(0, n_test, block):
+        X = rng.standard_normal((min(block, n_test - s), d))
+        f = _design(X, W, act) @ coef
+        err += float(np.sum((f - np.einsum("ij,ij->i", X @ B, X) + trB) ** 2))
+        g = features.ntk_input_grad(X, W, coef[1:], act)
+        gsq += float(np.sum(g * g))
+    nb = float(np.sum(B * B))
+    return err / n_test / (2 * nb), gsq / n_test / (4 * nb)

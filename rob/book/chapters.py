@@ -63,9 +63,12 @@ CHAPTERS: dict[str, Chapter] = {
                     "stationary point of full training of a quadratic-activation network has normalised test "
                     "error + normalised Dirichlet energy = 1 (derived for the book); a random initialisation "
                     "of scale α adds an excess ∝ α² to both in lazy training",
-            runtime={"ci": "about 20 s on 2 CPU cores (15 s of CPU; about 1 min on a loaded machine)",
-                     "paper": "about 10 min on 2 idle CPU cores (8 min of CPU, mostly the d = 1000 closed forms "
-                              "and the d = 300 gradient descent); 24 min measured on a shared, loaded machine"},
+            runtime={"ci": "about 30 s on 2 CPU cores (25 s of CPU, 10 s of it the adversarial link and the "
+                           "equivalent ridge; 1.5-2 min on a loaded machine)",
+                     "paper": "about 14 min on 2 idle CPU cores (11-12 min of CPU, mostly the d = 1000 closed forms "
+                              "and the d = 300 gradient descent; 3.5 min of CPU for the adversarial link at d = 1000 "
+                              "and the equivalent ridge at d = 40); 24 min measured on a shared, loaded machine "
+                              "before those two sections were added"},
             bounds={"J": (20, 5000)},
         ),
         Chapter(

@@ -420,3 +420,212 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
 
 __all__ = ["Config", "Results", "Lazy", "config", "widths", "draw_target_and_weights", "closed_forms",
            "nn_descent", "nt_monte_carlo", "rf_wide", "planted_teacher", "lazy", "theory_curves", "record_checks", "replace"]
+
+
+# ----------------------------------------------------------------------------------------------
+# further sections: the adversarial link and the equivalent ridge (checks A1-A6, Q1-Q4)
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Sizes of the two further sections (spec §9.2-9.3).  The adversarial link attacks the NT
+    predictors of replicate 0 of Figure 1 (dimension ``Config.d``, nested ``W``); radii are given
+    as ``r/√d``."""
+
+    scale: str
+    adv_psis: tuple[float, ...]          # NT predictors of panel (a)
+    adv_n: int                           # Gaussian test points
+    adv_radii: tuple[float, ...]         # r/√d, panel (a)
+    pgd_radii: tuple[float, ...]         # r/√d also attacked by PGD (a subset of adv_radii)
+    pgd_steps: int
+    plane_radii: tuple[float, ...]       # r/√d of the adversarial tradeoff plane (every ψ of Figure 1)
+    ridge_d: int                         # equivalent ridge: ELU lazy fits
+    ridge_ms: tuple[int, ...]
+    ridge_reps: int
+    ridge_n_factor: int = 100            # N = ridge_n_factor · (1 + md)
+    ridge_n_test: int = 20_000
+    plane_every: int = 1                 # the plane uses every plane_every-th ψ of Figure 1
+
+
+def link_config(scale: str) -> LinkConfig:
+    """The sizes of ``scale`` ("ci" or "paper") for the adversarial link and the equivalent ridge."""
+    radii = tuple(float(x) for x in np.round(np.logspace(-3, 0, 13), 12))
+    if scale == "ci":
+        return LinkConfig("ci", adv_psis=(0.25, 0.5, 1.0), adv_n=500, adv_radii=radii, pgd_radii=radii[::3],
+                          pgd_steps=40, plane_radii=(1e-3, 0.1, 0.3, 1.0), ridge_d=20,
+                          ridge_ms=(2, 5, 10, 15, 20, 30), ridge_reps=3)
+    if scale == "paper":
+        fine = tuple(float(x) for x in np.round(np.logspace(-3, 0, 25), 12))
+        return LinkConfig("paper", adv_psis=(0.25, 0.5, 1.0), adv_n=500, adv_radii=fine, pgd_radii=fine[::12],
+                          pgd_steps=40, plane_radii=(1e-3, 0.1, 0.3, 1.0), ridge_d=40,
+                          ridge_ms=(4, 10, 20, 30, 40, 60), ridge_reps=3, plane_every=3)
+    raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
+
+
+LINK_PARTS = {"adv": 20, "ridge": 21}
+
+
+def _link_rng(seed: int, part: str, rep: int = 0) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, LINK_PARTS[part], rep]))
+
+
+@dataclass(frozen=True)
+class AdvLink:
+    """The adversarial link.  ``curves``: one row per (ψ of ``adv_psis``, radius) with the exact
+    worst-case change ``Δ`` (RMS and mean over the test points, divided by ``r``), its bracket
+    ``[r S_n, r S_n + r²‖B̂‖_op]/r`` (``S_n`` = RMS of ``‖∇f‖`` at the same points), the
+    deterministic equivalent, the closed-form ``S``, the largest optimality-certificate violation and,
+    where attacked, PGD (RMS/r, smallest and mean ratio to the exact value, largest excess).
+    ``plane``: one row per (ψ of Figure 1, radius of ``plane_radii``) with ``ε/V`` and the
+    normalised sensitivity ``mean Δ²/(r²S⋆²)`` with its standard error."""
+
+    curves: pd.DataFrame
+    plane: pd.DataFrame
+
+
+def adversarial_link(cfg: Config, link: LinkConfig, seed: int) -> AdvLink:
+    """Exact worst-case ℓ2 perturbations (:func:`rob.trust_region.worst_change`) of the NT predictors
+    ``xᵀB̂x + c`` of replicate 0 of Figure 1 at ``adv_n`` fresh Gaussian points, against two-sided ℓ2
+    PGD (:func:`rob.attacks.pgd_l2_regression`), the energy prediction ``r S`` and the deterministic
+    equivalent (:func:`rob.theory.regimes.worst_change_equivalent`)."""
+    from .. import attacks, trust_region
+
+    B, Wfull = draw_target_and_weights(cfg, seed, 0)
+    d = cfg.d
+    X = data.gaussian(link.adv_n, d, _link_rng(seed, "adv"))
+    S2_star = quadratic.dirichlet_energy(B)
+    curves, plane = [], []
+    plane_psis = cfg.psis[::link.plane_every]
+    psis = sorted(set(plane_psis) | set(link.adv_psis))
+    ms = [int(round(psi * d)) for psi in psis]
+    with threadpool_limits(limits=1, user_api="blas"):
+        U, _ = np.linalg.qr(Wfull[:min(max(ms), d)].T)           # nested W: one QR serves every width
+        for psi, m in track(list(zip(psis, ms)), desc=f"adversarial link (d={d})"):
+            Bh = B - regimes.remove_block(B, U[:, :min(m, d)])      # B̂ = B − QBQ (rob.regimes.nt_projection)
+            eig = np.linalg.eigh(Bh)
+            G = quadratic.grad(X, Bh)
+            eps = quadratic.normalised_measures(Bh, B)[0]
+            if psi in plane_psis:
+                rad = np.asarray(link.plane_radii) * np.sqrt(d)
+                V2 = trust_region.worst_change(Bh, G, rad, eig=eig, with_delta=False).value ** 2 / rad[:, None] ** 2
+                for rr, v in zip(link.plane_radii, V2 / S2_star):
+                    plane.append(dict(psi=psi, m=m, r_rel=rr, eps=eps, S2=1 - eps, sens=float(v.mean()),
+                                      sens_se=float(v.std(ddof=1) / np.sqrt(len(v)))))
+            if psi not in link.adv_psis:
+                continue
+            S = float(np.sqrt(quadratic.dirichlet_energy(Bh)))
+            Sn = float(np.sqrt(np.mean(np.sum(G * G, axis=1))))
+            op = float(np.max(np.abs(eig[0])))
+            f = lambda Z: quadratic.value(Z, Bh)
+            gf = lambda Z: quadratic.grad(Z, Bh)
+            f0 = f(X)
+            rad = np.asarray(link.adv_radii) * np.sqrt(d)
+            wcs = [trust_region.worst_change(Bh, G, rad[k:k + 4], eig=eig, with_delta=False)
+                   for k in range(0, len(rad), 4)]                   # chunks of radii bound the memory
+            values = np.concatenate([w.value for w in wcs])
+            kkts = np.concatenate([w.kkt.max(axis=1) for w in wcs])
+            hards = np.concatenate([w.hard.sum(axis=1) for w in wcs])
+            for rr, r, D, kk, hh in zip(link.adv_radii, rad, values, kkts, hards):
+                row = dict(psi=psi, m=m, r_rel=rr, r=r, eps=eps, S=S, S_n=Sn, opnorm=op,
+                           rms=float(np.sqrt(np.mean(D**2)) / r), mean=float(D.mean() / r),
+                           lo=Sn, hi=Sn + r * op, det=T.worst_change_equivalent(eig[0], r) / r,
+                           kkt=float(kk), hard=int(hh),
+                           pgd_rms=np.nan, pgd_min=np.nan, pgd_mean=np.nan, pgd_excess=np.nan)
+                if any(np.isclose(rr, p, rtol=1e-9) for p in link.pgd_radii):
+                    _, fmax, fmin = attacks.pgd_l2_regression(f, gf, X, f0, r, steps=link.pgd_steps)
+                    P = np.maximum(fmax - f0, f0 - fmin)
+                    ratio = P / D
+                    row.update(pgd_rms=float(np.sqrt(np.mean(P**2)) / r), pgd_min=float(ratio.min()),
+                               pgd_mean=float(ratio.mean()), pgd_excess=float(((P - D) / D).max()))
+                curves.append(row)
+    return AdvLink(pd.DataFrame(curves), pd.DataFrame(plane))
+
+
+def ridge_sweep(cfg: Config, link: LinkConfig, seed: int) -> pd.DataFrame:
+    """ELU lazy (zero-output) predictors at ``d = ridge_d`` for each width of ``ridge_ms`` and
+    ``ridge_reps`` draws of ``(B, W)``, by least squares on ``N = ridge_n_factor·(1 + md)`` points
+    (:func:`rob.regimes.lazy_nt_measures`), against the equivalent ridge
+    (:func:`rob.regimes.equivalent_ridge`), the refined chaos model
+    (:func:`rob.regimes.lazy_chaos_model`) and the exact quadratic-activation NT projection, all on the
+    same ``(B, W)``.  One row per (m, rep); columns ``eps_*``, ``S2_*`` (normalised) for
+    ``elu``, ``ridge``, ``chaos``, ``quad``."""
+    elu = activations.get("elu")
+    rc = regimes.ridge_constants(elu)
+    d = link.ridge_d
+    rows = []
+    jobs = [(m, rep) for m in link.ridge_ms for rep in range(link.ridge_reps)]
+    with threadpool_limits(limits=1, user_api="blas"):
+        for m, rep in track(jobs, desc=f"equivalent ridge (ELU, d={d})"):
+            rng = _link_rng(seed, "ridge", 1000 * m + rep)
+            B = quadratic.goe_traceless(d, rng)
+            W = data.sphere(m, d, rng)
+            e, s = regimes.lazy_nt_measures(elu, W, B, link.ridge_n_factor * (1 + m * d), link.ridge_n_test, rng)
+            er, sr = regimes.equivalent_ridge(W, B, rc.kappa, rc.theta)
+            ec, sc = regimes.lazy_chaos_model(W, B, rc)
+            eq, sq = quadratic.normalised_measures(regimes.nt_projection(W, B), B)
+            rows.append(dict(m=m, psi=m / d, rep=rep, eps_elu=e, S2_elu=s, eps_ridge=er, S2_ridge=sr,
+                             eps_chaos=ec, S2_chaos=sc, eps_quad=eq, S2_quad=sq))
+    return pd.DataFrame(rows)
+
+
+def record_link_checks(report, cfg: Config, link: LinkConfig, adv: AdvLink, ridge: pd.DataFrame) -> dict[str, float]:
+    """Record the checks A1-A6 (adversarial link) and Q1-Q3 (equivalent ridge) and return the numbers
+    the prose quotes.  Statistical tolerances: at least five standard deviations of the statistic
+    over 12 seeds of the ``ci`` pipeline (see the chapter)."""
+    C = adv.curves
+    report.below("A1", "exact worst case (trust-region theorem): largest violation of the global optimality "
+                 "conditions, every point, radius and ψ", float(C.kkt.max()), 1e-10)
+    pg = C.dropna(subset=["pgd_min"])
+    report.below("A2", "PGD never beats the exact optimum: largest (Δ_PGD − Δ)/Δ over points, radii and ψ",
+                 float(pg.pgd_excess.max()), 1e-9)
+    small = pg[pg.r_rel <= 0.2]
+    report.above("A3 small r", "PGD finds the exact optimum at r ≤ 0.2√d: smallest Δ_PGD/Δ over points",
+                 float(small.pgd_min.min()), 0.999)
+    report.above("A3 mean", "PGD against the exact optimum: smallest mean of Δ_PGD/Δ over radii and ψ",
+                 float(pg.pgd_mean.min()), 0.99)
+    slack = [float(((C.rms - C.lo) / C.lo).min()), float(((C.hi - C.rms) / C.hi).min())]
+    report.above("A4", "bracket r S_n ≤ RMS Δ ≤ r S_n + r²‖B̂‖_op (exact): smallest relative slack of each side",
+                 slack, -1e-12)
+    P = adv.plane
+    p0 = P[np.isclose(P.r_rel, min(link.plane_radii))]
+    z = ((p0.sens - p0.S2) / p0.sens_se).to_numpy()
+    report.within("A5", "energy link at the smallest radius: z-scores of mean Δ²/(r²S⋆²) against S²/S⋆² = 1 − ε/V, "
+                  "every ψ of Figure 1", z, 0.0, 5.0)
+    det = float((C.rms / C.det - 1).abs().max())
+    report.below("A6", "deterministic equivalent: max over radii and ψ of |RMS Δ / Δ_det − 1|", det, 0.065)
+
+    R = ridge.assign(x_elu=ridge.eps_elu + ridge.S2_elu - 1, x_ridge=ridge.eps_ridge + ridge.S2_ridge - 1,
+                     x_chaos=ridge.eps_chaos + ridge.S2_chaos - 1)
+    g = R.groupby("psi").mean(numeric_only=True)
+    ch = [float((g.eps_elu - g.eps_chaos).abs().max()), float((g.S2_elu - g.S2_chaos).abs().max())]
+    report.below("Q1 error", "refined equivalent model (ridge + linear part): max over ψ of |mean ε_ELU − ε_model|/V",
+                 ch[0], 0.04)
+    report.below("Q1 energy", "refined equivalent model: max over ψ of |mean S²_ELU − S²_model|/S⋆²", ch[1], 0.055)
+    big = g[g.index >= 0.5 - 1e-9]
+    sr = [float((big.eps_elu - big.eps_ridge).abs().max()), float((big.S2_elu - big.S2_ridge).abs().max())]
+    report.below("Q2", "scalar equivalent ridge, ψ ≥ 0.5: max |mean ε_ELU − ε_ridge|/V and |mean S²_ELU − S²_ridge|/S⋆²",
+                 sr, 0.12)
+    xr = float((g.x_elu - g.x_ridge).abs().max())
+    report.below("Q3", "distance above the line ε/V + S²/S⋆² − 1: max over ψ of |mean ELU − equivalent ridge|", xr, 0.055)
+
+    rc = regimes.ridge_constants(activations.get("elu"))
+    half = C[np.isclose(C.psi, 0.5)] if np.isclose(C.psi, 0.5).any() else C[C.psi == C.psi.min()]
+    top = half[half.r_rel == half.r_rel.max()].iloc[0]
+    tenth = half.iloc[(half.r_rel - 0.1).abs().argmin()]
+    g_half = g.iloc[(np.abs(g.index - 0.5)).argmin()]
+    small_psi = g.iloc[0]
+    quote = {
+        "rg-adv-n": link.adv_n, "rg-adv-kkt": float(C.kkt.max()), "rg-adv-pgd-excess": float(pg.pgd_excess.max()),
+        "rg-adv-pgd-small": float(small.pgd_min.min()), "rg-adv-pgd-mean": float(pg.pgd_mean.min()),
+        "rg-adv-pgd-min": float(pg.pgd_min.min()), "rg-adv-zmax": float(np.abs(z).max()), "rg-adv-det": det,
+        "rg-adv-S-half": float(top.S), "rg-adv-Sn-half": float(top.S_n), "rg-adv-top-half": float(top.rms),
+        "rg-adv-top-ratio": float(top.rms / top.S_n), "rg-adv-tenth-excess": float(tenth.rms / tenth.S_n - 1),
+        "rg-adv-op-half": float(top.opnorm), "rg-adv-psi": float(top.psi),
+        "rg-kappa": rc.kappa, "rg-theta": rc.theta, "rg-ridge-d": link.ridge_d, "rg-ridge-reps": link.ridge_reps,
+        "rg-q1-eps": ch[0], "rg-q1-S2": ch[1], "rg-q2-eps": sr[0], "rg-q2-S2": sr[1], "rg-q3": xr,
+        "rg-ridge-small-psi": float(g.index[0]), "rg-ridge-small-eps": float(small_psi.eps_elu - small_psi.eps_ridge),
+        "rg-ridge-small-S2": float(small_psi.S2_elu - small_psi.S2_ridge),
+        "rg-x-elu-half": float(g_half.x_elu), "rg-x-ridge-half": float(g_half.x_ridge),
+    }
+    return {k: float(v) for k, v in quote.items()}

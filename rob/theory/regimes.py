@@ -84,3 +84,76 @@ def elu_moments() -> tuple[float, float]:
 def lower_bound(eps_over_V):
     """Proposition 2: ``S²/S⋆² ≥ (1 − ε/V)²`` for any L² projection onto a space with constants."""
     return (1.0 - np.asarray(eps_over_V, dtype=float)) ** 2
+
+
+# -- the equivalent ridge of the lazy regime with a smooth activation (an approximation) -----------
+
+
+def mp_nodes(psi: float, n: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature ``(λ_k, w_k)`` (weights summing to 1) for the law of the non-zero eigenvalues of
+    ``WWᵀ`` with ``m = ψd`` unit rows, ``d → ∞``: the Marchenko–Pastur density
+    ``√((λ₊ − λ)(λ − λ₋))/(2π min(ψ, 1) λ)`` on ``λ± = (1 ± √ψ)²`` (for ``ψ > 1`` the ``d`` non-zero
+    eigenvalues are ``ψ`` times an MP(1/ψ) variable).  Gauss–Legendre in ``t`` with
+    ``λ = λ₋ + (λ₊ − λ₋) sin²t``, which removes the square-root edges (and the ``λ^{-1/2}`` edge at
+    ``ψ = 1``)."""
+    if psi <= 0:
+        raise ValueError("psi must be positive")
+    lo, hi = (1 - np.sqrt(psi)) ** 2, (1 + np.sqrt(psi)) ** 2
+    x, w = np.polynomial.legendre.leggauss(n)
+    t = (x + 1) * np.pi / 4
+    lam = lo + (hi - lo) * np.sin(t) ** 2
+    dens = (hi - lo) ** 2 * 2 * np.sin(t) ** 2 * np.cos(t) ** 2 / (2 * np.pi * min(psi, 1.0) * lam)
+    wk = w * np.pi / 4 * dens
+    return lam, wk / wk.sum()
+
+
+def equivalent_ridge_limit(psi: float, kappa: float, theta: float, n: int = 96) -> tuple[float, float]:
+    """``d → ∞`` limit (``m = ψd``, GOE target) of :func:`rob.regimes.equivalent_ridge`, with
+    ``φ = min(ψ, 1)``, ``ρ = λ/(λ + κ)``, ``ρ₂ = (λ + λ')/(λ + λ' + κ)`` and ``λ, λ'`` independent
+    Marchenko–Pastur variables (:func:`mp_nodes`):
+
+        ε/V = (1 − φ)² + 2φ(1 − φ)⟨1 − ρ⟩ + φ²⟨1 − ρ₂⟩,
+        S²/S⋆² = 2φ(1 − φ)⟨ρ² + (θ/2)ρ(1 − ρ)⟩ + φ²⟨ρ₂² + (θ/2)ρ₂(1 − ρ₂)⟩.
+
+    ``κ = 0`` gives the quadratic NT limit ``((1 − ψ)₊², 1 − (1 − ψ)₊²)``."""
+    phi = min(psi, 1.0)
+    lam, w = mp_nodes(psi, n)
+    rho = lam / (lam + kappa)
+    L = lam[:, None] + lam[None, :]
+    R = L / (L + kappa)
+    W2 = w[:, None] * w[None, :]
+    avg1 = lambda f: float(np.sum(w * f))
+    avg2 = lambda f: float(np.sum(W2 * f))
+    eps = (1 - phi) ** 2 + 2 * phi * (1 - phi) * avg1(1 - rho) + phi**2 * avg2(1 - R)
+    S2 = (2 * phi * (1 - phi) * avg1(rho**2 + theta / 2 * rho * (1 - rho))
+          + phi**2 * avg2(R**2 + theta / 2 * R * (1 - R)))
+    return eps, S2
+
+
+# -- the adversarial link: worst-case ℓ2 change of the quadratic predictor -------------------------
+
+
+def worst_change_equivalent(a: np.ndarray, radius: float) -> float:
+    """Deterministic equivalent of ``Δ(x, r) = max_{‖δ‖≤r}|f(x + δ) − f(x)|`` for ``f(x) = xᵀÂx + c``,
+    ``x ~ N(0, I_d)``, from the eigenvalues ``a`` of ``Â`` (a heuristic for large ``d``, not a theorem).
+
+    In the eigenbasis the exact largest increase is ``Σ_i a_i²x̃_i²(2μ − a_i)/(μ − a_i)²`` with ``μ``
+    solving the secular equation ``Σ_i a_i²x̃_i²/(μ − a_i)² = r²`` (``μ > max a``); replacing every
+    ``x̃_i²`` by its mean 1 gives a deterministic equation, solved by ``brentq``; the decrease is the
+    same with ``−a``.  For ``r → 0``, ``μ ≈ ‖a‖/r`` and the value is ``2r‖Â‖_F = r S(f)``: the energy
+    prediction; the correction is ``r²|tr Â³|/tr Â² + O(r³)``."""
+    a = np.asarray(a, dtype=float)
+    out = []
+    for b in (a, -a):
+        sec = lambda mu: float(np.sum(b * b / (mu - b) ** 2)) - radius**2
+        top = float(b.max())
+        hi = max(top, 0.0) + np.sqrt(np.sum(b * b)) / radius          # sec(hi) ≤ 0
+        if top > 0:
+            lo = top + 1e-8 * top / radius                                # sec(lo) > 0: the top term alone exceeds r²
+        elif sec(0.0) > 0:
+            lo = 0.0
+        else:                                                             # b ⪯ 0 and the unconstrained maximum is inside
+            lo = hi = 0.0
+        mu = optimize.brentq(sec, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps) if hi > lo else 0.0
+        out.append(float(np.sum(b * b * (2 * mu - b) / (mu - b) ** 2)))
+    return max(out)
