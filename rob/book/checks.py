@@ -82,6 +82,15 @@ def git_commit(path: str | os.PathLike = ".") -> str:
         return "unknown"
 
 
+def _execution() -> dict[str, Any]:
+    """How the sweeps ran: executor (serial, local or scheduler), number of workers, scheduler
+    address, tasks run and read from the cache (:mod:`rob.book.executor`), and the device that
+    :func:`rob.book.params.resolve_device` chose."""
+    from . import executor, params
+
+    return {"execution": executor.describe(), "device_used": params.RESOLVED_DEVICE}
+
+
 @dataclass
 class Report:
     """The checks of one chapter run, with its parameters and provenance."""
@@ -161,6 +170,7 @@ class Report:
             "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
                          "scipy": scipy.__version__, "torch": torch.__version__},
             "cpu_threads": os.cpu_count(),
+            **_execution(),
             "passed": self.passed,
             "checks": [asdict(c) for c in self.checks],
         }
@@ -176,7 +186,8 @@ class Report:
             f"<p>Parameters: {params}.<br>"
             f"<code>rob</code> {rec['rob_version']}, commit <code>{rec['git_commit']}</code>, "
             f"Python {rec['versions']['python']}, numpy {rec['versions']['numpy']}, torch {rec['versions']['torch']}.<br>"
-            f"Runtime {rec['runtime_s']:.1f} s on {rec['cpu_threads']} CPU threads, executed {rec['created']}. "
+            f"Runtime {rec['runtime_s']:.1f} s on {rec['cpu_threads']} CPU threads, executed {rec['created']}; "
+            f"{_execution_text(rec)}. "
             f"{sum(c.passed for c in self.checks)} of {len(self.checks)} checks passed.</p></div>"
         )
         table = self.table().to_html(index=False, classes="rob-checks", border=0, escape=True)
@@ -200,6 +211,16 @@ class Report:
                               f"({c.tolerance})" for c in failed)
             raise ReproductionError(f"{self.chapter}: {len(failed)} of {len(self.checks)} checks failed\n{lines}")
         return rec
+
+
+def _execution_text(rec: dict[str, Any]) -> str:
+    ex = rec.get("execution") or {}
+    kind = ex.get("executor", "serial")
+    how = {"serial": "sweeps run serially in the kernel",
+           "local": f"sweeps run on a local Dask cluster of {ex.get('workers')} worker processes"}.get(
+        kind, f"sweeps run on the Dask scheduler {ex.get('address')} ({ex.get('workers')} workers)")
+    return (f"{html.escape(how)} ({ex.get('tasks_run', 0)} tasks run, {ex.get('tasks_cached', 0)} from the cache), "
+            f"device {html.escape(str(rec.get('device_used') or rec.get('device')))}")
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:

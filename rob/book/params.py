@@ -104,12 +104,18 @@ def resolve_device(device: str) -> str:
         raise ParameterError(f"device must be one of {DEVICES}, got {device!r}")
     import torch
 
+    global RESOLVED_DEVICE
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
         raise ParameterError("device='cuda' was asked for but torch sees no CUDA device "
                              "(install a CUDA build of torch, see the README, or use device='cpu')")
+    RESOLVED_DEVICE = device
     return device
+
+
+#: The device the last :func:`resolve_device` call chose (recorded in the checks JSON).
+RESOLVED_DEVICE: str | None = None
 
 
 @contextmanager
