@@ -107,18 +107,20 @@ def read_entry(path: Path) -> Any:
         return _MISSING
 
 
-def write_entry(path: Path, value: Any) -> None:
+def write_entry(path: Path, value: Any, fsync: bool = True) -> None:
     """Write ``value`` to ``path`` atomically: a private temporary file in the same folder, flushed
     to disk, then :func:`os.replace`.  Safe when several processes write the same key at once
     (each writes its own temporary file; the last rename wins and every rename installs a
-    complete entry)."""
+    complete entry).  ``fsync=False`` skips the flush to the disk (an entry survives a killed
+    process either way; only a crash of the machine may lose it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
     try:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
