@@ -8,6 +8,8 @@
     rob build [--student] [--scale ci] [--seed 0] [--no-cache] [--chapters a,b]
               [--workers N|auto | --scheduler ADDRESS]
     rob student OUTDIR                         notebooks without solutions, for a course
+    rob plan CHAPTER [--scale paper] [--workers N|auto] [--calibrate K]
+                                               tasks, CPU time per kind, predicted wall time
 
 Exit codes: 0 success, 1 a chapter or the build failed, 2 a usage or parameter error (reported
 before anything is computed).
@@ -198,6 +200,27 @@ def cmd_student(args: argparse.Namespace) -> int:
     return student.main([args.out_dir])
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Tasks, CPU time per task kind and predicted wall time on N workers (rob.book.plan)."""
+    from . import executor, plan
+    from .params import check_common
+
+    chapter = chapters.get(args.chapter)
+    check_common(args.scale, args.seed, "cpu")
+    try:
+        workers = executor.parse_workers(args.workers)
+    except executor.ExecutorError as exc:
+        raise UsageError(str(exc)) from None
+    if args.calibrate < 0:
+        raise UsageError(f"--calibrate must be >= 0, got {args.calibrate}")
+    if chapter.name not in plan.TASKS:
+        raise UsageError(f"chapter {chapter.name} has no task list for rob plan")
+    result = plan.make_plan(chapter.name, args.scale, workers, args.seed, args.calibrate,
+                            progress=lambda msg: print(f"rob plan: {msg}", file=sys.stderr, flush=True))
+    print(plan.format_plan(result))
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------------
 
 def make_parser() -> argparse.ArgumentParser:
@@ -236,6 +259,17 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, metavar="S", help="per-cell time limit in seconds (0: none)")
     _add_executor_options(p)
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("plan", help="predict a chapter's sweep time on N workers",
+                       description="List a chapter's tasks, their CPU time per kind (recorded by earlier runs, "
+                                   "or calibrated now) and the predicted wall time on N workers.")
+    p.add_argument("chapter", help="a chapter name from `rob list`")
+    p.add_argument("--scale", default="paper", help="ci or paper; default paper")
+    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--workers", default="1", metavar="N|auto", help="number of workers; default 1")
+    p.add_argument("--calibrate", type=int, default=0, metavar="K",
+                   help="run K tasks of each kind that has no recorded time (serially, now); default 0")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("student", help="write the chapter notebooks without solutions (course hand-out)")
     p.add_argument("out_dir", metavar="OUTDIR")

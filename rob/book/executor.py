@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from . import cache
 
@@ -95,6 +95,19 @@ class Task:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
+_CONTROLLER: list = [None, -1]  # (ThreadpoolController, len(sys.modules) when it was made)
+
+
+def _one_thread():
+    """``threadpool_limits(1)`` on every BLAS/OpenMP library loaded, with the library scan (about
+    3 ms) redone only when modules were imported since the last one (ci sweeps have ~1000 tasks)."""
+    import sys
+
+    if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
+        _CONTROLLER[0], _CONTROLLER[1] = ThreadpoolController(), len(sys.modules)
+    return _CONTROLLER[0].limit(limits=1)
+
+
 def execute(fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, float]:
     """Run ``fn(**kwargs)`` with BLAS and torch pinned to one thread; return (value, seconds).
 
@@ -107,7 +120,7 @@ def execute(fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, float]
     start = time.perf_counter()
     try:
         torch.set_num_threads(1)
-        with threadpool_limits(limits=1):
+        with _one_thread():
             value = fn(**kwargs)
     finally:
         torch.set_num_threads(old)

@@ -195,10 +195,9 @@ def descent_tasks(sweep: DescentSweep, seed: int, panel: str, device: str = "cpu
 def descent_job(sweep: DescentSweep, seed: int, panel: str, act: str, zeta: float, n: int, r: int,
                 device: str = "cpu") -> list[dict]:
     """Task of :func:`descent_sweep`: one (act, ζ, n, replicate), stream ``(seed, panel, 1000n + 100ζ, r)``."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        rng = _stream(seed, panel, n * 1000 + int(round(zeta * 100)), r)
-        return [{**row, "rep": r} for row in replicate(sweep.model, act, sweep.d, sweep.k, n, zeta, sweep.lams,
-                                                       sweep.n_test, rng, certificate=sweep.certificate, device=device)]
+    rng = _stream(seed, panel, n * 1000 + int(round(zeta * 100)), r)  # one BLAS thread: rob.book.executor.execute
+    return [{**row, "rep": r} for row in replicate(sweep.model, act, sweep.d, sweep.k, n, zeta, sweep.lams,
+                                                   sweep.n_test, rng, certificate=sweep.certificate, device=device)]
 
 
 def scaling_sweep(sweep: ScalingSweep, seed: int, panel: str = "fig2a") -> pd.DataFrame:
@@ -215,10 +214,9 @@ def scaling_tasks(sweep: ScalingSweep, seed: int, panel: str = "fig2a") -> list[
 
 def scaling_job(sweep: ScalingSweep, seed: int, panel: str, act: str, d: int, r: int) -> list[dict]:
     """Task of :func:`scaling_sweep`: one (act, d, replicate), stream ``(seed, panel, d, r)``."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        rng = _stream(seed, panel, d, r)
-        return [{**row, "rep": r} for row in replicate("rf", act, d, 2 * d, d // 2, sweep.zeta, (0.0,), sweep.n_test,
-                                                       rng, certificate=True)]
+    rng = _stream(seed, panel, d, r)  # one BLAS thread: rob.book.executor.execute
+    return [{**row, "rep": r} for row in replicate("rf", act, d, 2 * d, d // 2, sweep.zeta, (0.0,), sweep.n_test,
+                                                   rng, certificate=True)]
 
 
 def width_sweep(sweep: WidthSweep, seed: int, panel: str, device: str = "cpu") -> pd.DataFrame:
@@ -235,10 +233,9 @@ def width_tasks(sweep: WidthSweep, seed: int, panel: str, device: str = "cpu") -
 
 def width_job(sweep: WidthSweep, seed: int, panel: str, act: str, k: int, r: int, device: str = "cpu") -> list[dict]:
     """Task of :func:`width_sweep`: one (act, k, replicate), stream ``(seed, panel, k, r)``."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        rng = _stream(seed, panel, k, r)
-        return [{**row, "rep": r} for row in replicate(sweep.model, act, sweep.d, k, sweep.n, sweep.zeta, (0.0,),
-                                                       sweep.n_test, rng, device=device)]
+    rng = _stream(seed, panel, k, r)  # one BLAS thread: rob.book.executor.execute
+    return [{**row, "rep": r} for row in replicate(sweep.model, act, sweep.d, k, sweep.n, sweep.zeta, (0.0,),
+                                                   sweep.n_test, rng, device=device)]
 
 
 def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
