@@ -57,15 +57,11 @@ def serial():
 
 # -- the executor on a cluster ----------------------------------------------------------------------
 
-def test_regimes_serial_equals_two_worker_local_cluster(serial, monkeypatch):
+def test_regimes_serial_equals_two_worker_local_cluster(serial, monkeypatch, dask_local2):
     """Tidy frames, quoted numbers and every check value identical, bit for bit."""
-    try:
-        parallel = _sweeps("local:2", monkeypatch)
-        ex = E.parse("local:2")
-        assert E.client_for(ex).scheduler.address.startswith("tcp://127.0.0.1:")
-        assert E.describe(ex)["workers"] == 2 and E.describe(ex)["executor"] == "local"
-    finally:
-        E.shutdown()
+    parallel = _sweeps(dask_local2.spec(), monkeypatch)
+    assert E.client_for(dask_local2).scheduler.address.startswith("tcp://127.0.0.1:")
+    assert E.describe(dask_local2)["workers"] == 2 and E.describe(dask_local2)["executor"] == "local"
     _assert_same(serial, parallel)
     ids, _ = _check_values(serial)
     assert all(passed for _, _, passed in ids)

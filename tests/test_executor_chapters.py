@@ -62,18 +62,10 @@ def _subsets() -> dict[str, list[E.Task]]:
     }
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    ex = E.parse("local:2")
-    E.client_for(ex)
-    yield ex
-    E.shutdown()
-
-
 @pytest.mark.parametrize("chapter", ["adversarial-rf", "implicit-bias", "stability", "memorization", "ntk-features"])
-def test_serial_equals_two_workers(chapter, cluster):
+def test_serial_equals_two_workers(chapter, dask_local2):
     tasks = _subsets()[chapter]
     assert {t.chapter for t in tasks} == {chapter} and len(tasks) >= 2
     serial = E.run_tasks(tasks, chapter, E.Executor(), use_cache=False)
-    parallel = E.run_tasks(tasks, chapter, cluster, use_cache=False)
+    parallel = E.run_tasks(tasks, chapter, dask_local2, use_cache=False)
     same(serial, parallel, chapter)
