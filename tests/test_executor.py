@@ -101,6 +101,7 @@ def test_killed_worker_reruns_tasks_and_failing_task_is_reported(serial):
         with pytest.raises(E.TaskFailed, match=r"chapter regimes: task rf_wide_rep\[rf, 0\] failed: ValueError"):
             E.run_tasks([E.Task(M.rf_wide_rep, dict(cfg=CFG, seed=-1, rep=0), ("rf", 0))], "bad", ex,
                         use_cache=False, retries=0)
+        E.shutdown(ex)  # rob's client of this cluster, before the cluster goes
     pd.testing.assert_frame_equal(_fits_frame(fits), serial.lazy.fits[["eps", "S2", "e1", "s1"]], check_exact=True)
 
 

@@ -234,20 +234,18 @@ def client_for(ex: Executor):
     return client
 
 
-def shutdown() -> None:
-    """Close every client and stop every cluster this process started."""
-    for client in _STATE.clients.values():
+def shutdown(only: Executor | None = None) -> None:
+    """Close every client and stop every cluster this process started (or only those of ``only``)."""
+    for ex in [e for e in list(_STATE.clients) if only is None or e == only]:
         try:
-            client.close()
+            _STATE.clients.pop(ex).close()
         except Exception:  # noqa: BLE001 - closing at exit must not raise
             pass
-    for cluster in _STATE.clusters.values():
+    for ex in [e for e in list(_STATE.clusters) if only is None or e == only]:
         try:
-            cluster.close()
+            _STATE.clusters.pop(ex).close()
         except Exception:  # noqa: BLE001
             pass
-    _STATE.clients.clear()
-    _STATE.clusters.clear()
 
 
 atexit.register(shutdown)
