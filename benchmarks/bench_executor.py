@@ -13,9 +13,40 @@ on what else runs on it.
 from __future__ import annotations
 
 import argparse
-import pickle
+import dataclasses
 import sys
 import time
+
+import numpy as np
+import pandas as pd
+
+
+def identical(a, b) -> bool:
+    """Exact equality of nested results (frames, arrays, dataclasses, dicts, lists; NaN equals NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, pd.DataFrame):
+        return a.equals(b) and list(a.columns) == list(b.columns)
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if dataclasses.is_dataclass(a):
+        return all(identical(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(identical(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and a != a:
+        return b != b
+    return bool(a == b)
+
+
+def _warm(module: str) -> None:
+    import importlib
+
+    import scipy.linalg  # noqa: F401
+    import torch  # noqa: F401
+
+    importlib.import_module(module)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     ex = E.Executor("local", workers)
     t0 = time.perf_counter()
     client = E.client_for(ex)
-    client.run(lambda: __import__(tasks[0].fn.__module__))  # worker imports, not counted
+    client.run(_warm, tasks[0].fn.__module__)  # worker imports, not counted
     t_start = time.perf_counter() - t0
     t0 = time.perf_counter()
     parallel = E.run_tasks(tasks, args.chapter, ex, use_cache=False)
     t_parallel = time.perf_counter() - t0
     E.shutdown()
 
-    same = pickle.dumps(serial) == pickle.dumps(parallel)
+    same = identical(serial, parallel)
     p = plan.Plan(args.chapter, args.scale, workers, tasks, list(seconds), ["recorded"] * len(tasks))
     print(f"serial: {t_serial:.1f} s (task CPU {sum(seconds):.1f} s)")
     print(f"{workers} workers: {t_parallel:.1f} s (+ {t_start:.1f} s cluster start and imports)")
