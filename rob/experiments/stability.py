@@ -195,7 +195,6 @@ class Results:
 
 def compute(cfg: Config, seed: int, device: str = "cpu") -> Results:
     """Every setting of ``cfg`` for replicates ``0..reps−1`` (then the extras, replicate 0)."""
-    main = [(s, r) for s in cfg.tsweep + cfg.nsweep for r in range(cfg.reps)]
     settings = run_tasks(main_tasks(cfg, seed, device), "stability settings")
     table = pd.concat([st.rows for st in settings], ignore_index=True)
     grads = pd.DataFrame([dict(method=k, n=st.spec.n, rep=st.rows.rep.iloc[0], max_grad_norm=v)
