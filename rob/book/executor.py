@@ -222,8 +222,14 @@ def client_for(ex: Executor):
     from dask.distributed import Client, LocalCluster
 
     if ex.kind == "local":
-        cluster = LocalCluster(n_workers=ex.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        import dask
+
+        # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers, which also freezes glibc's mmap threshold:
+        # every temporary above 128 KB is then mapped and unmapped (page faults at each step of a
+        # training loop).  The sweeps' tasks are short-lived, so keep glibc's default.
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            cluster = LocalCluster(n_workers=ex.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None, silence_logs=logging.ERROR)
         _STATE.clusters[ex] = cluster
         client = Client(cluster)
     elif ex.kind == "scheduler":
