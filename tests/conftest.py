@@ -87,3 +87,16 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = copy_sources(tmp_path_factory.mktemp("book"))
     run_build(root)
     return root
+
+
+# -- one local Dask cluster (2 single-threaded worker processes on 127.0.0.1) per session ---------
+
+@pytest.fixture(scope="session")
+def dask_local2():
+    """rob's own ``local:2`` executor, started once (test_executor*.py share it) and stopped at the end."""
+    from rob.book import executor
+
+    ex = executor.parse("local:2")
+    executor.client_for(ex)
+    yield ex
+    executor.shutdown()

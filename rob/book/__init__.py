@@ -8,5 +8,7 @@
 - :mod:`rob.book.cache`     on-disk cache of expensive computations, keyed by arguments and source
 - :mod:`rob.book.plotting`  the book's figure style, glue and figure export (PNG, SVG, CSV)
 - :mod:`rob.book.progress`  plain-text tqdm progress bars for sweeps
+- :mod:`rob.book.executor`  sweeps as tasks: serial, a local Dask cluster or a scheduler address
+- :mod:`rob.book.plan`      `rob plan`: CPU time per task kind and predicted wall time on N workers
 - :mod:`rob.book.student`   stripping solutions for hand-outs
 """

@@ -448,6 +448,7 @@ def status_markdown(records: list[dict[str, Any]], docs: dict[str, str], scale: 
         "# Reproduction status", "",
         f"**{n_passed} of {n_checks} checks passed** in {len(records)} chapter(s), "
         f"executed by `rob build` at scale `{scale}` with seed {seed}, commit `{commit}`, on {when}.", "",
+        _execution_sentence(records), "",
         "Each row is one acceptance check of a chapter: the measured value, the target and the "
         "tolerance fixed in the chapter before it ran. The build stops if a check fails, so a "
         "published book shows only passing checks; run a chapter yourself with `rob run` "
@@ -473,6 +474,20 @@ def status_markdown(records: list[dict[str, Any]], docs: dict[str, str], scale: 
             rows.append(f"<tr{cls}>{tds}</tr>")
     rows += ["</tbody>", "</table>", "</div>", ""]
     return "\n".join(lines + rows)
+
+
+def _execution_sentence(records: list[dict[str, Any]]) -> str:
+    """Which executor, how many workers and which device ran the chapters (from their checks JSON)."""
+    kinds = sorted({(str((r.get("execution") or {}).get("executor", "serial")),
+                     str((r.get("execution") or {}).get("workers")),
+                     str((r.get("execution") or {}).get("address")), str(r.get("device")))
+                    for r in records})
+    parts = []
+    for kind, workers, address, device in kinds:
+        how = {"serial": "serially", "local": f"on a local Dask cluster of {workers} workers"}.get(
+            kind, f"on the Dask cluster at `{address}` ({workers} workers)")
+        parts.append(f"{how}, device `{device}`")
+    return "Sweeps executed " + "; ".join(parts) + "." if parts else ""
 
 
 def jupyter_book_command() -> list[str]:

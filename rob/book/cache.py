@@ -86,6 +86,47 @@ def key(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def entry_path(k: str) -> Path:
+    """Where the entry of key ``k`` lives: ``<cache dir>/<k[:2]>/<k>.pkl``."""
+    return cache_dir() / k[:2] / f"{k}.pkl"
+
+
+_MISSING = object()
+
+
+def read_entry(path: Path) -> Any:
+    """The value stored at ``path``, or :data:`_MISSING` when there is none (an unreadable entry
+    is removed: it is recomputed)."""
+    if not path.exists():
+        return _MISSING
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        path.unlink(missing_ok=True)
+        return _MISSING
+
+
+def write_entry(path: Path, value: Any, fsync: bool = True) -> None:
+    """Write ``value`` to ``path`` atomically: a private temporary file in the same folder, flushed
+    to disk, then :func:`os.replace`.  Safe when several processes write the same key at once
+    (each writes its own temporary file; the last rename wins and every rename installs a
+    complete entry).  ``fsync=False`` skips the flush to the disk (an entry survives a killed
+    process either way; only a crash of the machine may lose it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def cached(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, read from or written to the on-disk cache."""
     name = f"{fn.__module__}.{fn.__qualname__}"
@@ -93,26 +134,12 @@ def cached(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         EVENTS.append((name, "", "off"))
         return fn(*args, **kwargs)
     k = key(fn, args, kwargs)
-    path = cache_dir() / k[:2] / f"{k}.pkl"
-    if path.exists():
-        try:
-            with path.open("rb") as fh:
-                value = pickle.load(fh)
-            EVENTS.append((name, k, "hit"))
-            return value
-        except (OSError, EOFError, pickle.UnpicklingError):
-            path.unlink(missing_ok=True)  # unreadable entry: recompute
+    path = entry_path(k)
+    value = read_entry(path)
+    if value is not _MISSING:
+        EVENTS.append((name, k, "hit"))
+        return value
     value = fn(*args, **kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_entry(path, value)
     EVENTS.append((name, k, "miss"))
     return value

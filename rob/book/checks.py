@@ -105,6 +105,14 @@ def thread_counts() -> dict[str, int | None]:
     return {"torch": int(torch.get_num_threads()), "blas": max(blas) if blas else None}
 
 
+def _execution() -> dict[str, Any]:
+    """How the sweeps ran: executor (serial, local or scheduler), number of workers, scheduler
+    address, tasks run and read from the cache (:mod:`rob.book.executor`)."""
+    from . import executor
+
+    return {"execution": executor.describe()}
+
+
 @dataclass
 class Report:
     """The checks of one chapter run, with its parameters and provenance.
@@ -191,6 +199,7 @@ class Report:
                          "scipy": scipy.__version__, "torch": torch.__version__},
             "threads": thread_counts(),
             "cpu_count": os.cpu_count(),
+            **_execution(),
             "passed": self.passed,
             "checks": [asdict(c) for c in self.checks],
         }
@@ -207,7 +216,7 @@ class Report:
             f"<code>rob</code> {rec['rob_version']}, commit <code>{rec['git_commit']}</code>, "
             f"Python {rec['versions']['python']}, numpy {rec['versions']['numpy']}, torch {rec['versions']['torch']}.<br>"
             f"Runtime {rec['runtime_s']:.1f} s on {rec['device']} ({_threads_text(rec['threads'])}), "
-            f"executed {rec['created']}. "
+            f"executed {rec['created']}; {_execution_text(rec)}. "
             f"{sum(c.passed for c in self.checks)} of {len(self.checks)} checks passed.</p></div>"
         )
         table = self.table().to_html(index=False, classes="rob-checks", border=0, escape=True)
@@ -236,6 +245,15 @@ class Report:
 def _threads_text(threads: dict[str, int | None]) -> str:
     blas = threads.get("blas")
     return f"{threads.get('torch')} torch threads, " + (f"{blas} BLAS threads" if blas else "no BLAS pool found")
+
+
+def _execution_text(rec: dict[str, Any]) -> str:
+    ex = rec.get("execution") or {}
+    kind = ex.get("executor", "serial")
+    how = {"serial": "sweeps run serially in the kernel",
+           "local": f"sweeps run on a local Dask cluster of {ex.get('workers')} worker processes"}.get(
+        kind, f"sweeps run on the Dask scheduler {ex.get('address')} ({ex.get('workers')} workers)")
+    return f"{html.escape(how)} ({ex.get('tasks_run', 0)} tasks run, {ex.get('tasks_cached', 0)} from the cache)"
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:

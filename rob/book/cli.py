@@ -3,9 +3,13 @@
     rob list                                   the chapters
     rob run CHAPTER [--scale ci|paper] [--seed N] [--device auto|cpu|cuda]
                     [-p name=value ...] [--out DIR] [--no-cache] [--timeout S]
+                    [--workers N|auto | --scheduler ADDRESS]
     rob status                                 the last run of each chapter and scale
     rob build [--student] [--scale ci] [--seed 0] [--no-cache] [--chapters a,b]
+              [--workers N|auto | --scheduler ADDRESS]
     rob student OUTDIR                         notebooks without solutions, for a course
+    rob plan CHAPTER [--scale paper] [--workers N|auto] [--calibrate K]
+                                               tasks, CPU time per kind, predicted wall time
 
 Exit codes: 0 success, 1 a chapter or the build failed, 2 a usage or parameter error (reported
 on one line before anything is computed: bad parameters, an output folder in the book's sources or
@@ -56,6 +60,44 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
     return given
 
 
+# -- executor options (--workers, --scheduler; rob.book.executor) --------------------------------
+
+def _add_executor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", metavar="N|auto",
+                   help="run the sweeps' tasks on a local Dask cluster of N single-threaded worker processes "
+                        "(auto: one per core); default: serially in the kernel")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the sweeps' tasks on an existing Dask cluster, e.g. tcp://127.0.0.1:8786 "
+                        "(default: $ROB_SCHEDULER)")
+
+
+def executor_option(args: argparse.Namespace) -> str:
+    """Validate ``--workers``/``--scheduler`` (and ``$ROB_SCHEDULER``) before anything is computed,
+    and hand the choice to the kernel through ``$ROB_EXECUTOR`` (inherited by the papermill
+    kernel, read by :func:`rob.book.executor.current`; not a notebook parameter, so the cache keys
+    and the results do not depend on it).  Returns the executor's text form."""
+    import os
+
+    from . import executor
+
+    scheduler = args.scheduler if args.scheduler is not None else os.environ.get("ROB_SCHEDULER") or None
+    try:
+        if args.workers is not None and scheduler:
+            source = "--scheduler" if args.scheduler is not None else "ROB_SCHEDULER"
+            raise UsageError(f"give either --workers or {source}, not both")
+        if scheduler:
+            executor.check_reachable(scheduler)
+            spec = executor.Executor("scheduler", 0, scheduler.strip()).spec()
+        elif args.workers is not None:
+            spec = executor.Executor("local", executor.parse_workers(args.workers)).spec()
+        else:
+            spec = "serial"
+    except executor.ExecutorError as exc:
+        raise UsageError(str(exc)) from None
+    os.environ["ROB_EXECUTOR"] = spec
+    return spec
+
+
 # -- commands ------------------------------------------------------------------------------------
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -71,6 +113,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     chapter = chapters.get(args.chapter)
     root = guards.find_root("run")
+    spec = executor_option(args)
     given = parse_assignments(args.param)
     given.update(scale=args.scale, seed=args.seed, device=args.device)
     params = chapters.validate(chapter, given, root=root)
@@ -85,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     default = build.default_out_dir(root, chapter.name, params["scale"], params["seed"])
     out_dir = guards.check_out_dir(str(default) if args.out is None else args.out, root)
     print(f"rob run: {chapter.name} (scale {params['scale']}, seed {params['seed']}, "
-          f"device {params['device']}) -> {out_dir}", file=sys.stderr, flush=True)
+          f"device {params['device']}, executor {spec}) -> {out_dir}", file=sys.stderr, flush=True)
     try:
         result = build.run_chapter(chapter, params, out_dir, root, timeout, no_cache=args.no_cache)
     except build.ChapterFailed as exc:
@@ -142,6 +185,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     root = guards.find_root("build")
     guards.check_cache_dir()
+    executor_option(args)
     only = [name.strip() for name in args.chapters.split(",") if name.strip()] if args.chapters else None
     start = time.perf_counter()
     try:
@@ -215,6 +259,27 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Tasks, CPU time per task kind and predicted wall time on N workers (rob.book.plan)."""
+    from . import executor, plan
+    from .params import check_common
+
+    chapter = chapters.get(args.chapter)
+    check_common(args.scale, args.seed, "cpu")
+    try:
+        workers = executor.parse_workers(args.workers)
+    except executor.ExecutorError as exc:
+        raise UsageError(str(exc)) from None
+    if args.calibrate < 0:
+        raise UsageError(f"--calibrate must be >= 0, got {args.calibrate}")
+    if chapter.name not in plan.TASKS:
+        raise UsageError(f"chapter {chapter.name} has no task list for rob plan")
+    result = plan.make_plan(chapter.name, args.scale, workers, args.seed, args.calibrate,
+                            progress=lambda msg: print(f"rob plan: {msg}", file=sys.stderr, flush=True))
+    print(plan.format_plan(result))
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------------
 
 def make_parser() -> argparse.ArgumentParser:
@@ -238,6 +303,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
     p.add_argument("--timeout", type=int, metavar="S",
                    help="per-cell time limit in seconds (0: none); default 1800 at ci, none at paper")
+    _add_executor_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="show the last run of each chapter and scale")
@@ -250,7 +316,19 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
     p.add_argument("--chapters", metavar="A,B", help="only these chapters (the others leave the book)")
     p.add_argument("--timeout", type=int, metavar="S", help="per-cell time limit in seconds (0: none)")
+    _add_executor_options(p)
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("plan", help="predict a chapter's sweep time on N workers",
+                       description="List a chapter's tasks, their CPU time per kind (recorded by earlier runs, "
+                                   "or calibrated now) and the predicted wall time on N workers.")
+    p.add_argument("chapter", help="a chapter name from `rob list`")
+    p.add_argument("--scale", default="paper", help="ci or paper; default paper")
+    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--workers", default="1", metavar="N|auto", help="number of workers; default 1")
+    p.add_argument("--calibrate", type=int, default=0, metavar="K",
+                   help="run K tasks of each kind that has no recorded time (serially, now); default 0")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("student", help="write the chapter notebooks without solutions (course hand-out)")
     p.add_argument("out_dir", metavar="OUTDIR")

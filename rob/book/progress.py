@@ -22,3 +22,11 @@ def track(iterable: Iterable[T], desc: str, total: int | None = None) -> Iterabl
     off = os.environ.get("ROB_PROGRESS", "1") == "0"
     return tqdm(iterable, desc=desc, total=total, file=sys.stderr, disable=off,
                 mininterval=1.0, ascii=True, dynamic_ncols=False, ncols=90)
+
+
+def bar(total: int, desc: str, initial: int = 0) -> tqdm:
+    """A progress bar over ``total`` tasks (``initial`` already done, e.g. read from the cache),
+    with rate and ETA; advance it with ``.update(1)`` as tasks finish, close it with ``.close()``."""
+    off = os.environ.get("ROB_PROGRESS", "1") == "0"
+    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, disable=off, unit="task",
+                mininterval=1.0, ascii=True, dynamic_ncols=False, ncols=90)

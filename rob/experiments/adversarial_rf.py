@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import adv_train_rf as F
 from .. import attacks, data, solvers
+from ..book.executor import Task, run_tasks
 from ..book.progress import track
 from ..theory import adversarial_rf as T
 
@@ -204,9 +205,19 @@ def pgd_check(W, theta, X_test, y_test, beta0, K, tau2, eps_test, steps=40) -> d
 
 def simulate(cfg: Config, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All trials: (fits, PGD rows)."""
-    out = [trial(cfg, seed, r) for r in track(range(cfg.trials), desc=f"adversarial training (d={cfg.d})")]
+    out = run_tasks(simulate_tasks(cfg, seed), f"adversarial training (d={cfg.d})")
     return (pd.concat([o[0] for o in out], ignore_index=True),
             pd.concat([o[1] for o in out], ignore_index=True))
+
+
+def simulate_tasks(cfg: Config, seed: int) -> list[Task]:
+    """One :func:`trial` per replicate (stream ``(seed, 1, d, trial)``)."""
+    return [Task(trial, dict(cfg=cfg, seed=seed, rep=r), ("trial", r)) for r in range(cfg.trials)]
+
+
+def tasks(cfg: Config, seed: int) -> list[Task]:
+    """Every task of the chapter's sweeps (for ``rob plan``)."""
+    return simulate_tasks(cfg, seed)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import attacks, clusters, homogeneous
+from ..book.executor import Task, run_tasks
 from ..book.progress import track
 from ..stats import loglog_slope  # noqa: F401  (also used by the notebook as M.loglog_slope)
 
@@ -163,14 +164,29 @@ def run(spec: RunSpec, seed: int, panel: str, rep: int = 0, c_grid: tuple[float,
 
 def headline(cfg: Config, seed: int) -> list[Run]:
     """``cfg.reps`` networks at the headline ``(d, k)``."""
-    return [run(cfg.headline, seed, "headline", r, cfg.c_grid)
-            for r in track(range(cfg.reps), desc=f"headline (d={cfg.headline.d}, k={cfg.headline.k})")]
+    return run_tasks(headline_tasks(cfg, seed), f"headline (d={cfg.headline.d}, k={cfg.headline.k})")
+
+
+def headline_tasks(cfg: Config, seed: int) -> list[Task]:
+    return [Task(run, dict(spec=cfg.headline, seed=seed, panel="headline", rep=r, c_grid=cfg.c_grid), ("headline", r),
+                 kind="headline") for r in range(cfg.reps)]
 
 
 def sweep(specs: tuple[RunSpec, ...], seed: int, panel: str, reps: int = 1) -> pd.DataFrame:
     """One row of :attr:`Run.summary` per (sweep point, replicate)."""
-    jobs = [(s, r) for s in specs for r in range(reps)]
-    return pd.DataFrame([run(s, seed, panel, r).summary for s, r in track(jobs, desc=f"{panel}-sweep")])
+    return pd.DataFrame([r.summary for r in run_tasks(sweep_tasks(specs, seed, panel, reps), f"{panel}-sweep")])
+
+
+def sweep_tasks(specs: tuple[RunSpec, ...], seed: int, panel: str, reps: int = 1) -> list[Task]:
+    """One :func:`run` per (sweep point, replicate), stream ``(seed, panel, d, k, replicate)``."""
+    return [Task(run, dict(spec=s, seed=seed, panel=panel, rep=r), (panel, f"d={s.d}", f"k={s.k}", r), kind=f"{panel}-sweep")
+            for s in specs for r in range(reps)]
+
+
+def tasks(cfg: Config, seed: int) -> list[Task]:
+    """Every task of the chapter (for ``rob plan``)."""
+    return (headline_tasks(cfg, seed) + sweep_tasks(cfg.sweep_d, seed, "d", cfg.reps)
+            + sweep_tasks(cfg.sweep_k, seed, "k", cfg.reps))
 
 
 @dataclass(frozen=True)

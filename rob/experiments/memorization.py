@@ -22,6 +22,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import activations, data, features, kernels, robustness, solvers
+from ..book.executor import Task, run_tasks
 from ..book.progress import track
 from ..stats import loglog_slope
 
@@ -181,40 +182,67 @@ def _stream(seed: int, panel: str, value: int, r: int) -> np.random.Generator:
 
 def descent_sweep(sweep: DescentSweep, seed: int, panel: str, device: str = "cpu") -> pd.DataFrame:
     """Rows for every (act, ζ, n, replicate, λ) of a multiple-descent sweep."""
+    parts = run_tasks(descent_tasks(sweep, seed, panel, device), f"{panel} ({sweep.model}, d={sweep.d}, k={sweep.k})")
+    return pd.DataFrame([row for rows in parts for row in rows])
+
+
+def descent_tasks(sweep: DescentSweep, seed: int, panel: str, device: str = "cpu") -> list[Task]:
     jobs = [(a, z, n, r) for a in sweep.acts for z in sweep.zetas for n in sweep.ns for r in range(sweep.reps)]
-    with threadpool_limits(limits=1, user_api="blas"):
-        rows = []
-        for act, zeta, n, r in track(jobs, desc=f"{panel} ({sweep.model}, d={sweep.d}, k={sweep.k})"):
-            rng = _stream(seed, panel, n * 1000 + int(round(zeta * 100)), r)
-            for row in replicate(sweep.model, act, sweep.d, sweep.k, n, zeta, sweep.lams, sweep.n_test, rng,
-                                 certificate=sweep.certificate, device=device):
-                rows.append({**row, "rep": r})
-    return pd.DataFrame(rows)
+    return [Task(descent_job, dict(sweep=sweep, seed=seed, panel=panel, act=act, zeta=zeta, n=n, r=r, device=device),
+                 (panel, act, zeta, n, r), kind=f"{panel}-{sweep.model}") for act, zeta, n, r in jobs]
+
+
+def descent_job(sweep: DescentSweep, seed: int, panel: str, act: str, zeta: float, n: int, r: int,
+                device: str = "cpu") -> list[dict]:
+    """Task of :func:`descent_sweep`: one (act, ζ, n, replicate), stream ``(seed, panel, 1000n + 100ζ, r)``."""
+    rng = _stream(seed, panel, n * 1000 + int(round(zeta * 100)), r)  # one BLAS thread: rob.book.executor.execute
+    return [{**row, "rep": r} for row in replicate(sweep.model, act, sweep.d, sweep.k, n, zeta, sweep.lams,
+                                                   sweep.n_test, rng, certificate=sweep.certificate, device=device)]
 
 
 def scaling_sweep(sweep: ScalingSweep, seed: int, panel: str = "fig2a") -> pd.DataFrame:
     """Rows for every (act, d, replicate) with ``n = d/2``, ``k = 2d``, RF min-norm, with certificate."""
+    parts = run_tasks(scaling_tasks(sweep, seed, panel), f"{panel} (n = d/2, k = 2d)")
+    return pd.DataFrame([row for rows in parts for row in rows])
+
+
+def scaling_tasks(sweep: ScalingSweep, seed: int, panel: str = "fig2a") -> list[Task]:
     jobs = [(a, d, r) for a in sweep.acts for d in sweep.ds for r in range(sweep.reps)]
-    with threadpool_limits(limits=1, user_api="blas"):
-        rows = []
-        for act, d, r in track(jobs, desc=f"{panel} (n = d/2, k = 2d)"):
-            rng = _stream(seed, panel, d, r)
-            for row in replicate("rf", act, d, 2 * d, d // 2, sweep.zeta, (0.0,), sweep.n_test, rng, certificate=True):
-                rows.append({**row, "rep": r})
-    return pd.DataFrame(rows)
+    return [Task(scaling_job, dict(sweep=sweep, seed=seed, panel=panel, act=act, d=d, r=r), (panel, act, d, r),
+                 kind=panel) for act, d, r in jobs]
+
+
+def scaling_job(sweep: ScalingSweep, seed: int, panel: str, act: str, d: int, r: int) -> list[dict]:
+    """Task of :func:`scaling_sweep`: one (act, d, replicate), stream ``(seed, panel, d, r)``."""
+    rng = _stream(seed, panel, d, r)  # one BLAS thread: rob.book.executor.execute
+    return [{**row, "rep": r} for row in replicate("rf", act, d, 2 * d, d // 2, sweep.zeta, (0.0,), sweep.n_test,
+                                                   rng, certificate=True)]
 
 
 def width_sweep(sweep: WidthSweep, seed: int, panel: str, device: str = "cpu") -> pd.DataFrame:
     """Rows for every (act, k, replicate) of min-norm interpolation at fixed (d, n)."""
+    parts = run_tasks(width_tasks(sweep, seed, panel, device), f"{panel} ({sweep.model}, d={sweep.d}, n={sweep.n})")
+    return pd.DataFrame([row for rows in parts for row in rows])
+
+
+def width_tasks(sweep: WidthSweep, seed: int, panel: str, device: str = "cpu") -> list[Task]:
     jobs = [(a, k, r) for a in sweep.acts for k in sweep.ks for r in range(sweep.reps)]
-    with threadpool_limits(limits=1, user_api="blas"):
-        rows = []
-        for act, k, r in track(jobs, desc=f"{panel} ({sweep.model}, d={sweep.d}, n={sweep.n})"):
-            rng = _stream(seed, panel, k, r)
-            for row in replicate(sweep.model, act, sweep.d, k, sweep.n, sweep.zeta, (0.0,), sweep.n_test, rng,
-                                 device=device):
-                rows.append({**row, "rep": r})
-    return pd.DataFrame(rows)
+    return [Task(width_job, dict(sweep=sweep, seed=seed, panel=panel, act=act, k=k, r=r, device=device),
+                 (panel, act, k, r), kind=f"{panel}-{sweep.model}") for act, k, r in jobs]
+
+
+def width_job(sweep: WidthSweep, seed: int, panel: str, act: str, k: int, r: int, device: str = "cpu") -> list[dict]:
+    """Task of :func:`width_sweep`: one (act, k, replicate), stream ``(seed, panel, k, r)``."""
+    rng = _stream(seed, panel, k, r)  # one BLAS thread: rob.book.executor.execute
+    return [{**row, "rep": r} for row in replicate(sweep.model, act, sweep.d, k, sweep.n, sweep.zeta, (0.0,),
+                                                   sweep.n_test, rng, device=device)]
+
+
+def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    """Every task of the chapter's sweeps, in notebook order (for ``rob plan``)."""
+    return (descent_tasks(cfg.fig1, seed, "fig1") + descent_tasks(cfg.fig1b, seed, "fig1b", device)
+            + descent_tasks(cfg.noise, seed, "noise") + scaling_tasks(cfg.fig2a, seed)
+            + width_tasks(cfg.fig2b, seed, "fig2b") + width_tasks(cfg.fig2c, seed, "fig2c", device))
 
 
 def gradient_test(seed: int, d: int = 20, k: int = 15, n: int = 30, points: int = 10,

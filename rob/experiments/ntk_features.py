@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 from .. import attacks, datasets, nets, ntk, spectral
 from ..attacks import accuracy as _acc  # sign(score) = y; a score of 0 counts as wrong
 from ..book.params import torch_threads
+from ..book.executor import Task, run_tasks
 from ..book.progress import track
 from ..stats import loglog_slope
 
@@ -305,26 +306,52 @@ def net_part(cfg: Config, seed: int, device: str = "cpu") -> pd.DataFrame:
     """One row per (width, replicate): final training loss, relative weight change, and on the clean /
     μ_T-FGSM / μ_∞-FGSM / noise test sets the accuracy, plus the sign agreement with μ_T on the μ_T-FGSM
     set and RMSE(f̄_T − μ_T) on the clean test set."""
-    with torch_threads(cfg.torch_threads):
+    return pd.DataFrame(run_tasks(net_tasks(cfg, seed, device), "networks"))
+
+
+def net_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    """Tasks of :func:`net_part`: one network per (width, replicate), initialised from ``(seed, m, rep)``."""
+    return [Task(net_row, dict(cfg=cfg, seed=seed, m=m, r=r, device=device), ("net", m, r), kind="network")
+            for m in cfg.widths for r in range(cfg.reps)]
+
+
+def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    """The chapter's tasks (for ``rob plan``): the networks (the kernel part runs in the kernel)."""
+    return net_tasks(cfg, seed, device)
+
+
+_NET_INPUTS: dict = {}
+
+
+def _net_inputs(cfg: Config, seed: int):
+    """The kernel model, the attack sets and μ_T on them: deterministic in ``(cfg, seed)``, computed
+    once per process (a worker reuses them across its networks)."""
+    key = (cfg, seed)
+    if key not in _NET_INPUTS:
         with threadpool_limits(limits=1, user_api="blas"):
             km = kernel_model(cfg, seed)
             sets = attack_sets(km, cfg, seed)
-            yt = km.task.y_test
             mu = {k: km.predict(v, km.alpha_T) for k, v in sets.items()}
-        rows = []
-        jobs = [(m, r) for m in cfg.widths for r in range(cfg.reps)]
-        for m, r in track(jobs, desc="networks"):
-            net, losses = train_net(cfg, km.task.X, km.task.y, m, seed, r, device)
-            out = {k: nets.predict(net, v) for k, v in sets.items()}
-            rows.append(dict(
-                m=m, rep=r, loss=losses[-1], spike=float(max(losses) / losses[0]),
-                weight_change=nets.relative_change(net),
-                clean=_acc(out["clean"], yt), fgsm_T=_acc(out["fgsm_T"], yt), fgsm_inf=_acc(out["fgsm_inf"], yt),
-                noise=_acc(out["noise"], np.tile(yt, cfg.noise_draws)),
-                agreement=float(np.mean(np.sign(out["fgsm_T"]) == np.sign(mu["fgsm_T"]))),
-                rmse=float(np.sqrt(np.mean((out["clean"] - mu["clean"]) ** 2))),
-            ))
-    return pd.DataFrame(rows)
+        _NET_INPUTS.clear()
+        _NET_INPUTS[key] = (km, sets, mu)
+    return _NET_INPUTS[key]
+
+
+def net_row(cfg: Config, seed: int, m: int, r: int, device: str = "cpu") -> dict:
+    """Task of :func:`net_part`: train the network ``(m, r)`` and measure it (docstring of :func:`net_part`)."""
+    km, sets, mu = _net_inputs(cfg, seed)
+    yt = km.task.y_test
+    with torch_threads(cfg.torch_threads):
+        net, losses = train_net(cfg, km.task.X, km.task.y, m, seed, r, device)
+        out = {k: nets.predict(net, v) for k, v in sets.items()}
+    return dict(
+        m=m, rep=r, loss=losses[-1], spike=float(max(losses) / losses[0]),
+        weight_change=nets.relative_change(net),
+        clean=_acc(out["clean"], yt), fgsm_T=_acc(out["fgsm_T"], yt), fgsm_inf=_acc(out["fgsm_inf"], yt),
+        noise=_acc(out["noise"], np.tile(yt, cfg.noise_draws)),
+        agreement=float(np.mean(np.sign(out["fgsm_T"]) == np.sign(mu["fgsm_T"]))),
+        rmse=float(np.sqrt(np.mean((out["clean"] - mu["clean"]) ** 2))),
+    )
 
 
 @dataclass(frozen=True)

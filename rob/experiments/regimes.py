@@ -10,8 +10,10 @@ forms are derived for the book, see :mod:`rob.theory.regimes`).
 - :func:`lazy` (Figure 2b, Propositions 3 and 4): lazy training with ELU (and ``t²``) by
   population least squares; the ``α²`` law and the initialisation point from ``J`` draws of ``z``.
 
-Every replicate has its own stream ``np.random.default_rng(SeedSequence([seed, part, rep]))``; the
-computations pin BLAS to one thread (small matrices; the machine is shared).
+Every replicate has its own stream ``np.random.default_rng(SeedSequence([seed, part, rep]))``.  Each
+sweep is a list of tasks (:class:`rob.book.executor.Task`, one per replicate or width), run by
+:func:`rob.book.executor.run_tasks` serially or on a Dask cluster with identical results (one
+BLAS/torch thread per task); :func:`tasks` lists them all.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .. import activations, data, features, hermite, quadratic, regimes
+from ..book.executor import Task, run_tasks
 from ..book.progress import track
 from ..robustness import sobolev_seminorm
 from ..stats import loglog_slope
@@ -111,40 +114,65 @@ def draw_target_and_weights(cfg: Config, seed: int, rep: int) -> tuple[np.ndarra
 # ----------------------------------------------------------------------------------------------
 
 
-def closed_forms(cfg: Config, seed: int) -> pd.DataFrame:
-    """One row per (replicate, ψ, regime ∈ {NT, RF, NN, NN-balanced}): ``eps`` = ε/V, ``S2`` = S²/S⋆²."""
+def closed_forms_rep(cfg: Config, seed: int, rep: int) -> list[dict]:
+    """Task of :func:`closed_forms`: the rows of replicate ``rep``."""
     ms = widths(cfg)
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for rep in track(range(cfg.reps), desc=f"closed forms (d={cfg.d})"):
-            B, W = draw_target_and_weights(cfg, seed, rep)
-            nt = regimes.nt_projection_nested(W, B, ms)
-            rf = regimes.rf_projection_nested(W, B, ms)
-            eig = np.linalg.eigh(B)
-            for psi, m, a, b in zip(cfg.psis, ms, nt, rf):
-                nn = quadratic.normalised_measures(regimes.nn_truncation(B, m, eig=eig), B)
-                nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True, eig=eig), B)
-                for regime, (e, s) in (("NT", a), ("RF", b), ("NN", nn), ("NN-balanced", nb)):
-                    rows.append(dict(rep=rep, psi=psi, m=m, regime=regime, eps=e, S2=s))
-    return pd.DataFrame(rows)
+    B, W = draw_target_and_weights(cfg, seed, rep)
+    nt = regimes.nt_projection_nested(W, B, ms)
+    rf = regimes.rf_projection_nested(W, B, ms)
+    eig = np.linalg.eigh(B)
+    for psi, m, a, b in zip(cfg.psis, ms, nt, rf):
+        nn = quadratic.normalised_measures(regimes.nn_truncation(B, m, eig=eig), B)
+        nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True, eig=eig), B)
+        for regime, (e, s) in (("NT", a), ("RF", b), ("NN", nn), ("NN-balanced", nb)):
+            rows.append(dict(rep=rep, psi=psi, m=m, regime=regime, eps=e, S2=s))
+    return rows
+
+
+def closed_forms_tasks(cfg: Config, seed: int) -> list[Task]:
+    return [Task(closed_forms_rep, dict(cfg=cfg, seed=seed, rep=rep), ("closed", rep)) for rep in range(cfg.reps)]
+
+
+def closed_forms(cfg: Config, seed: int) -> pd.DataFrame:
+    """One row per (replicate, ψ, regime ∈ {NT, RF, NN, NN-balanced}): ``eps`` = ε/V, ``S2`` = S²/S⋆²."""
+    parts = run_tasks(closed_forms_tasks(cfg, seed), f"closed forms (d={cfg.d})")
+    return pd.DataFrame([row for rows in parts for row in rows])
+
+
+def nn_descent_width(cfg: Config, seed: int, index: int, device: str = "cpu") -> dict:
+    """Task of :func:`nn_descent`: the width ``ψ = gd_psis[index]``.  The target ``B`` comes from the
+    stream ``(seed, gd, 0)`` (the same for every width), the initial weights from ``(seed, gd, 1 + index)``."""
+    B = quadratic.goe_traceless(cfg.gd_d, _rng(seed, "gd"))
+    psi = cfg.gd_psis[index]
+    m = int(round(psi * cfg.gd_d))
+    M = regimes.nn_gradient_descent(B, m, cfg.gd_steps, cfg.gd_lr, cfg.gd_init, _rng(seed, "gd", 1 + index), device)
+    e, s = quadratic.normalised_measures(M, B)
+    et, st = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True), B)
+    return dict(psi=psi, m=m, eps=e, S2=s, eps_trunc=et, S2_trunc=st, residual=abs(e + s - 1))
+
+
+def nn_descent_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    return [Task(nn_descent_width, dict(cfg=cfg, seed=seed, index=i, device=device), ("gd", psi))
+            for i, psi in enumerate(cfg.gd_psis)]
 
 
 def nn_descent(cfg: Config, seed: int, device: str = "cpu") -> pd.DataFrame:
     """Gradient descent on the fully trained network at each ψ of ``cfg.gd_psis`` (one target for all
     widths), with the sign-constrained truncation it should reach."""
-    rng = _rng(seed, "gd")
-    B = quadratic.goe_traceless(cfg.gd_d, rng)
-    rows = []
-    for psi in track(cfg.gd_psis, desc=f"NN gradient descent (d={cfg.gd_d})"):
-        m = int(round(psi * cfg.gd_d))
-        M = regimes.nn_gradient_descent(B, m, cfg.gd_steps, cfg.gd_lr, cfg.gd_init, rng, device)
-        e, s = quadratic.normalised_measures(M, B)
-        et, st = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True), B)
-        rows.append(dict(psi=psi, m=m, eps=e, S2=s, eps_trunc=et, S2_trunc=st, residual=abs(e + s - 1)))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(run_tasks(nn_descent_tasks(cfg, seed, device), f"NN gradient descent (d={cfg.gd_d})"))
 
 
 def nt_monte_carlo(cfg: Config, seed: int) -> dict[str, float]:
+    """:func:`nt_monte_carlo_run` as one task (its Monte-Carlo chunks share one stream)."""
+    return run_tasks(nt_monte_carlo_tasks(cfg, seed), f"NT network Monte Carlo (d={cfg.d})")[0]
+
+
+def nt_monte_carlo_tasks(cfg: Config, seed: int) -> list[Task]:
+    return [Task(nt_monte_carlo_run, dict(cfg=cfg, seed=seed), ("mc",))]
+
+
+def nt_monte_carlo_run(cfg: Config, seed: int) -> dict[str, float]:
     """Realise the NT projection of replicate 0 at ``ψ = mc_psi`` as a quadratic-activation network
     (:func:`rob.regimes.realise_nt_network`), evaluate it and its input gradient with
     :mod:`rob.features` on ``mc_n_test`` fresh Gaussian points, and compare the Monte-Carlo means of
@@ -177,45 +205,65 @@ def planted_teacher(cfg: Config, seed: int, device: str = "cpu") -> pd.DataFrame
     """The planted rank-``k⋆`` teacher (:func:`rob.quadratic.planted`) in dimension ``planted_d`` on
     the ψ grid of Figure 1: NT and the balanced NN truncation per replicate (nested ``W``), and one
     gradient-descent run of the fully trained network at ``m = k⋆`` (``regime = "NN-GD"``, ``rep = −1``)."""
+    parts = run_tasks(planted_teacher_tasks(cfg, seed, device), f"planted teacher (d={cfg.planted_d}, k={cfg.planted_k})")
+    return pd.DataFrame([row for rows in parts for row in rows])
+
+
+def planted_teacher_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    return ([Task(planted_teacher_rep, dict(cfg=cfg, seed=seed, rep=rep), ("planted", rep)) for rep in range(cfg.reps)]
+            + [Task(planted_teacher_descent, dict(cfg=cfg, seed=seed, device=device), ("planted", "gd"))])
+
+
+def planted_teacher_rep(cfg: Config, seed: int, rep: int) -> list[dict]:
+    """Task of :func:`planted_teacher`: replicate ``rep`` (stream ``(seed, planted, rep)``)."""
     d = cfg.planted_d
     ms = [int(round(p * d)) for p in cfg.psis]
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for rep in track(range(cfg.reps), desc=f"planted teacher (d={d}, k={cfg.planted_k})"):
-            rng = _rng(seed, "planted", rep)
-            B = quadratic.planted(d, cfg.planted_k, rng)
-            W = data.sphere(max(ms), d, rng)
-            eig = np.linalg.eigh(B)
-            for psi, m, (e, s) in zip(cfg.psis, ms, regimes.nt_projection_nested(W, B, ms)):
-                nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True, eig=eig), B)
-                rows += [dict(rep=rep, psi=psi, m=m, regime="NT", eps=e, S2=s, exact=T.nt_exact_mean(d, m)),
-                         dict(rep=rep, psi=psi, m=m, regime="NN", eps=nb[0], S2=nb[1], exact=0.0)]
-        rng = _rng(seed, "planted", cfg.reps)
-        B = quadratic.planted(cfg.gd_d, cfg.planted_k, rng)
-        M = regimes.nn_gradient_descent(B, cfg.planted_k, cfg.gd_steps, cfg.gd_lr, cfg.gd_init, rng, device)
-        e, s = quadratic.normalised_measures(M, B)
-        rows.append(dict(rep=-1, psi=cfg.planted_k / cfg.gd_d, m=cfg.planted_k, regime="NN-GD", eps=e, S2=s,
-                         exact=0.0))
-    return pd.DataFrame(rows)
+    rng = _rng(seed, "planted", rep)
+    B = quadratic.planted(d, cfg.planted_k, rng)
+    W = data.sphere(max(ms), d, rng)
+    eig = np.linalg.eigh(B)
+    for psi, m, (e, s) in zip(cfg.psis, ms, regimes.nt_projection_nested(W, B, ms)):
+        nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True, eig=eig), B)
+        rows += [dict(rep=rep, psi=psi, m=m, regime="NT", eps=e, S2=s, exact=T.nt_exact_mean(d, m)),
+                 dict(rep=rep, psi=psi, m=m, regime="NN", eps=nb[0], S2=nb[1], exact=0.0)]
+    return rows
+
+
+def planted_teacher_descent(cfg: Config, seed: int, device: str = "cpu") -> list[dict]:
+    """Task of :func:`planted_teacher`: gradient descent at ``m = k⋆`` (stream ``(seed, planted, reps)``)."""
+    rng = _rng(seed, "planted", cfg.reps)
+    B = quadratic.planted(cfg.gd_d, cfg.planted_k, rng)
+    M = regimes.nn_gradient_descent(B, cfg.planted_k, cfg.gd_steps, cfg.gd_lr, cfg.gd_init, rng, device)
+    e, s = quadratic.normalised_measures(M, B)
+    return [dict(rep=-1, psi=cfg.planted_k / cfg.gd_d, m=cfg.planted_k, regime="NN-GD", eps=e, S2=s, exact=0.0)]
 
 
 def rf_wide(cfg: Config, seed: int) -> pd.DataFrame:
     """Figure 2a: RF at ``m = round(ratio·D)`` with nested ``W`` (``round(max ratio·D)`` rows) and
     the exact conditional mean, per replicate."""
+    parts = run_tasks(rf_wide_tasks(cfg, seed), f"RF at m ~ d^2 (d={cfg.rf_d})")
+    return pd.DataFrame([row for rows in parts for row in rows])
+
+
+def rf_wide_tasks(cfg: Config, seed: int) -> list[Task]:
+    return [Task(rf_wide_rep, dict(cfg=cfg, seed=seed, rep=rep), ("rf", rep)) for rep in range(cfg.rf_reps)]
+
+
+def rf_wide_rep(cfg: Config, seed: int, rep: int) -> list[dict]:
+    """Task of :func:`rf_wide`: replicate ``rep`` (stream ``(seed, rf, rep)``)."""
     d = cfg.rf_d
     D = d * (d + 1) // 2
     ms = [int(round(r * D)) for r in cfg.rf_ratios]
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for rep in track(range(cfg.rf_reps), desc=f"RF at m ~ d^2 (d={d})"):
-            rng = _rng(seed, "rf", rep)
-            B = quadratic.goe_traceless(d, rng)
-            W = data.sphere(max(ms), d, rng)
-            for ratio, m in zip(cfg.rf_ratios, ms):
-                r = regimes.rf_projection_qr(W[:m], B)
-                rows.append(dict(rep=rep, ratio=ratio, m=m, D=D, eps=r.eps, S2=r.S2, dim=r.dim, pe2=r.pe2,
-                                 cond_mean=r.cond_mean))
-    return pd.DataFrame(rows)
+    rng = _rng(seed, "rf", rep)
+    B = quadratic.goe_traceless(d, rng)
+    W = data.sphere(max(ms), d, rng)
+    for ratio, m in zip(cfg.rf_ratios, ms):
+        r = regimes.rf_projection_qr(W[:m], B)
+        rows.append(dict(rep=rep, ratio=ratio, m=m, D=D, eps=r.eps, S2=r.S2, dim=r.dim, pe2=r.pe2,
+                         cond_mean=r.cond_mean))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -239,6 +287,13 @@ def _lazy_fit(act: str, cfg: Config, seed: int, part: str, rep: int):
     return regimes.lazy_projection(activations.get(act), W, B, N, cfg.lazy_n_test, rng)
 
 
+def lazy_tasks(cfg: Config, seed: int) -> list[Task]:
+    """Tasks of :func:`lazy`: the ELU fits (stream ``(seed, lazy, rep)``) and the ``t²`` fit."""
+    jobs = [("elu", "lazy", r) for r in range(cfg.lazy_reps)] + [("quad", "quad", 0)]
+    return [Task(_lazy_fit, dict(act=act, cfg=cfg, seed=seed, part=part, rep=rep), ("lazy", act, rep), kind="lazy_fit")
+            for act, part, rep in jobs]
+
+
 def _z_stats(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
 
@@ -249,12 +304,11 @@ def lazy(cfg: Config, seed: int) -> Lazy:
     m = cfg.lazy_m
     rows, fits = [], {}
     jobs = [("elu", "lazy", r) for r in range(cfg.lazy_reps)] + [("quad", "quad", 0)]
-    with threadpool_limits(limits=1, user_api="blas"):
-        for act, part, rep in track(jobs, desc=f"lazy least squares (d={cfg.lazy_d}, m={m})"):
-            fit = _lazy_fit(act, cfg, seed, part, rep)
-            fits[(act, rep)] = fit
-            rows.append(dict(act=act, rep=rep, eps=fit.eps_nt / fit.V, S2=fit.S2_nt / fit.S2_star,
-                             e1=fit.e1, s1=fit.s1, e1_n=fit.e1 / fit.V, s1_n=fit.s1 / fit.S2_star))
+    done = run_tasks(lazy_tasks(cfg, seed), f"lazy least squares (d={cfg.lazy_d}, m={m})")
+    for (act, part, rep), fit in zip(jobs, done):
+        fits[(act, rep)] = fit
+        rows.append(dict(act=act, rep=rep, eps=fit.eps_nt / fit.V, S2=fit.S2_nt / fit.S2_star,
+                         e1=fit.e1, s1=fit.s1, e1_n=fit.e1 / fit.V, s1_n=fit.s1 / fit.S2_star))
     fit = fits[("elu", 0)]
     e_s2, e_ds2 = hermite.moments(activations.get("elu"))
     rng = _rng(seed, "alpha")
@@ -275,6 +329,12 @@ def lazy(cfg: Config, seed: int) -> Lazy:
         irows.append(dict(alpha=a, stat=stat, mean=mean, se=se, law=law, z=(mean - law) / se))
     return Lazy(pd.DataFrame(rows), pd.DataFrame(arows), pd.DataFrame(irows),
                 dict(e_sigma2=e_s2, e_dsigma2=e_ds2, V=fit.V, S2_star=fit.S2_star))
+
+
+def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    """Every task of the chapter's sweeps, in the order the notebook runs them (for ``rob plan``)."""
+    return (closed_forms_tasks(cfg, seed) + nn_descent_tasks(cfg, seed, device) + nt_monte_carlo_tasks(cfg, seed)
+            + rf_wide_tasks(cfg, seed) + lazy_tasks(cfg, seed) + planted_teacher_tasks(cfg, seed, device))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import pandas as pd
 from .. import adv_train, data, two_layer
 from ..book.params import torch_threads
 from .. import stability as S
+from ..book.executor import Task, run_tasks
 from ..book.progress import track
 from ..stats import loglog_slope
 
@@ -194,17 +195,40 @@ class Results:
 
 def compute(cfg: Config, seed: int, device: str = "cpu") -> Results:
     """Every setting of ``cfg`` for replicates ``0..reps−1`` (then the extras, replicate 0)."""
-    main = [(s, r) for s in cfg.tsweep + cfg.nsweep for r in range(cfg.reps)]
-    settings = [run_setting(s, seed, r, device) for s, r in track(main, desc="stability settings")]
+    settings = run_tasks(main_tasks(cfg, seed, device), "stability settings")
     table = pd.concat([st.rows for st in settings], ignore_index=True)
     grads = pd.DataFrame([dict(method=k, n=st.spec.n, rep=st.rows.rep.iloc[0], max_grad_norm=v)
                           for st in settings for k, v in st.max_grad_norm.items()])
     flips = settings[0].flip_frac.get("at", np.array([]))
     extra = list(cfg.width) + ([cfg.regime] if cfg.regime else []) + list(cfg.variants)
-    ext = {id(s): run_setting(s, seed, 0, device).rows for s in track(extra, desc="extras")} if extra else {}
+    ext = ({id(s): st.rows for s, st in zip(extra, run_tasks(extra_tasks(cfg, seed, device), "extras"))}
+           if extra else {})
     pick = (lambda specs: pd.concat([ext[id(s)] for s in specs], ignore_index=True) if specs else pd.DataFrame())
     return Results(table, grads, flips, pick(list(cfg.width)), pick([cfg.regime] if cfg.regime else []),
                    pick(list(cfg.variants)))
+
+
+def _task(spec: RunSpec, seed: int, rep: int, device: str, part: str, index: int) -> Task:
+    return Task(run_setting, dict(spec=spec, seed=seed, rep=rep, device=device),
+                (part, index, f"n={spec.n}", f"m={spec.m}", f"T={spec.T}", f"rep={rep}"), kind=f"setting-{part}")
+
+
+def main_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    """Tasks of :func:`compute`: one :func:`run_setting` per (setting of the T- and n-sweeps, replicate);
+    each draws its streams from ``(seed, rep, …)`` (module docstring)."""
+    main = [(s, r) for s in cfg.tsweep + cfg.nsweep for r in range(cfg.reps)]
+    return [_task(s, seed, r, device, "main", i) for i, (s, r) in enumerate(main)]
+
+
+def extra_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    """The paper-scale extras (width, regime, variants), replicate 0."""
+    extra = list(cfg.width) + ([cfg.regime] if cfg.regime else []) + list(cfg.variants)
+    return [_task(s, seed, 0, device, "extra", i) for i, s in enumerate(extra)]
+
+
+def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
+    """Every task of the chapter (for ``rob plan``)."""
+    return main_tasks(cfg, seed, device) + extra_tasks(cfg, seed, device)
 
 
 def pooled(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,371 @@
+"""Sweeps as tasks, run serially or on a Dask cluster, with identical results.
+
+A chapter's sweep is a list of :class:`Task` objects: an importable module-level function, its
+keyword arguments and a key (``("closed", 3)``: part and replicate).  :func:`run_tasks` runs them
+and returns their results **in task order**, whatever order they finish in, on one of three
+backends (an :class:`Executor`):
+
+- ``serial``: one after the other in this process (the default, and what the test suite uses);
+- ``local:N``: a Dask ``LocalCluster`` of ``N`` single-threaded worker processes on 127.0.0.1,
+  started on first use and stopped when the process exits;
+- a scheduler address ``tcp://host:port``: an existing Dask cluster (``dask scheduler`` +
+  ``dask worker`` by hand, dask-jobqueue, Kubernetes, ...).
+
+Bit-identical by construction: a task's random stream is derived inside the task from
+``(seed, task key)`` (the task's own arguments), every task runs with BLAS and torch pinned to one
+thread (:func:`execute`), and results are merged in task order.
+
+Resumable: each finished task is written to the on-disk cache (:mod:`rob.book.cache`, atomic,
+keyed by the function, its arguments and the source of ``rob``) as soon as it arrives, so a run
+that is killed resumes with the tasks that were not finished.  Task wall times are appended to
+``<cache dir>/task-times.jsonl`` (what ``rob plan`` reads).
+
+The kernel that papermill starts learns the backend from the environment variable
+``ROB_EXECUTOR`` (``serial``, ``local:N`` or an address) that ``rob run``/``rob build`` set;
+``ROB_SCHEDULER`` (an address) is read when ``ROB_EXECUTOR`` is not set.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadpoolctl import ThreadpoolController
+
+from . import cache
+
+#: The largest worker count ``--workers`` accepts (a typo guard, not a limit of Dask).
+MAX_WORKERS = 1024
+_ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$")
+
+
+class ExecutorError(ValueError):
+    """A malformed executor specification (bad ``--workers`` or scheduler address)."""
+
+
+class TaskFailed(RuntimeError):
+    """A task raised: the message names the chapter, the task key and the error."""
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Task:
+    """One independent unit of a sweep: ``fn(**kwargs)``, identified by ``key``.
+
+    ``fn`` must be a module-level function of an importable module (it is sent to worker
+    processes by reference); ``kwargs`` hold everything the task needs, including the seed from
+    which it derives its random stream.  ``key`` is a short tuple naming the task within its sweep
+    (``("gd", 0.5)``); ``kind`` groups tasks of similar cost for ``rob plan`` (default: the
+    function's name)."""
+
+    fn: Callable[..., Any]
+    kwargs: dict[str, Any]
+    key: tuple
+    kind: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.kind or self.fn.__name__
+
+    @property
+    def chapter(self) -> str:
+        """The chapter, from the module ``rob.experiments.<chapter>`` (else the module name)."""
+        return self.fn.__module__.rsplit(".", 1)[-1].replace("_", "-")
+
+    def label(self) -> str:
+        return f"{self.name}[{', '.join(map(str, self.key))}]"
+
+    def cache_key(self) -> str:
+        """The on-disk cache key (function, arguments, ``rob`` version and source)."""
+        return cache.key(self.fn, (), self.kwargs)
+
+    def plan_id(self) -> str:
+        """Function and arguments only (not the source): stable across edits of ``rob``, so that
+        recorded task times stay usable for ``rob plan``."""
+        payload = {"fn": f"{self.fn.__module__}.{self.fn.__qualname__}", "kwargs": cache._canonical(self.kwargs)}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+_CONTROLLER: list = [None, -1]  # (ThreadpoolController, len(sys.modules) when it was made)
+
+
+def _one_thread():
+    """``threadpool_limits(1)`` on every BLAS/OpenMP library loaded, with the library scan (about
+    3 ms) redone only when modules were imported since the last one (ci sweeps have ~1000 tasks)."""
+    import sys
+
+    if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
+        _CONTROLLER[0], _CONTROLLER[1] = ThreadpoolController(), len(sys.modules)
+    return _CONTROLLER[0].limit(limits=1)
+
+
+def execute(fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, float]:
+    """Run ``fn(**kwargs)`` with BLAS and torch pinned to one thread; return (value, seconds).
+
+    This is what runs inside a worker (and in-process for the serial backend): one thread per
+    task makes the floating-point reductions, hence the results, independent of the machine's
+    core count and of the backend."""
+    import torch
+
+    old = torch.get_num_threads()
+    start = time.perf_counter()
+    try:
+        torch.set_num_threads(1)
+        with _one_thread():
+            value = fn(**kwargs)
+    finally:
+        torch.set_num_threads(old)
+    return value, time.perf_counter() - start
+
+
+# -- executors ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Executor:
+    """``kind`` is ``"serial"``, ``"local"`` (``workers`` processes started by ``rob``) or
+    ``"scheduler"`` (an existing cluster at ``address``)."""
+
+    kind: str = "serial"
+    workers: int = 1
+    address: str | None = None
+
+    def spec(self) -> str:
+        """The text form read back by :func:`parse` (the value of ``ROB_EXECUTOR``)."""
+        return {"serial": "serial", "local": f"local:{self.workers}"}.get(self.kind, self.address or "")
+
+
+def parse_workers(text: str | int) -> int:
+    """``--workers`` value: a positive integer, or ``auto`` (the machine's usable cores)."""
+    if isinstance(text, str) and text.strip().lower() == "auto":
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not Linux
+            return max(1, os.cpu_count() or 1)
+    try:
+        n = int(str(text).strip(), 10)
+    except ValueError:
+        raise ExecutorError(f"--workers must be a positive integer or 'auto', got {text!r}") from None
+    if not 1 <= n <= MAX_WORKERS:
+        raise ExecutorError(f"--workers must be between 1 and {MAX_WORKERS} (or 'auto'), got {n}")
+    return n
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``tcp://host:port`` (or ``tls://``) → (host, port); :class:`ExecutorError` otherwise."""
+    match = _ADDRESS.match(address.strip())
+    if not match:
+        raise ExecutorError(f"scheduler address must look like tcp://HOST:PORT, got {address!r}")
+    port = int(match.group(3))
+    if not 1 <= port <= 65535:
+        raise ExecutorError(f"scheduler port must lie in 1..65535, got {port} in {address!r}")
+    return match.group(2).strip("[]"), port
+
+
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Open (and close) a TCP connection to the scheduler; :class:`ExecutorError` if none within
+    ``timeout`` seconds.  Nothing is computed before this passes."""
+    host, port = parse_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ExecutorError(f"no Dask scheduler reachable at {address} ({exc.strerror or exc})") from None
+
+
+def parse(text: str | None) -> Executor:
+    """``"serial"``/``""``/None, ``"local:N"`` or a scheduler address → :class:`Executor`."""
+    text = (text or "").strip()
+    if text in ("", "serial"):
+        return Executor()
+    if text.startswith("local:"):
+        return Executor("local", parse_workers(text.split(":", 1)[1]))
+    parse_address(text)
+    return Executor("scheduler", 0, text)
+
+
+def current() -> Executor:
+    """The executor this process uses: ``$ROB_EXECUTOR``, else ``$ROB_SCHEDULER``, else serial."""
+    if os.environ.get("ROB_EXECUTOR"):
+        return parse(os.environ["ROB_EXECUTOR"])
+    if os.environ.get("ROB_SCHEDULER"):
+        return parse(os.environ["ROB_SCHEDULER"])
+    return Executor()
+
+
+@dataclass
+class _State:
+    clients: dict[Executor, Any] = field(default_factory=dict)
+    clusters: dict[Executor, Any] = field(default_factory=dict)
+    workers_seen: dict[str, int] = field(default_factory=dict)
+    tasks_run: int = 0
+    tasks_cached: int = 0
+
+
+_STATE = _State()
+
+
+def client_for(ex: Executor):
+    """The ``dask.distributed.Client`` of ``ex`` (started on first use, kept for the process)."""
+    if ex in _STATE.clients:
+        return _STATE.clients[ex]
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if ex.kind == "local":
+        import dask
+
+        # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers, which also freezes glibc's mmap threshold:
+        # every temporary above 128 KB is then mapped and unmapped (page faults at each step of a
+        # training loop).  The sweeps' tasks are short-lived, so keep glibc's default.
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            cluster = LocalCluster(n_workers=ex.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        _STATE.clusters[ex] = cluster
+        client = Client(cluster)
+    elif ex.kind == "scheduler":
+        client = Client(ex.address, timeout=10)
+    else:
+        raise ValueError("the serial executor has no client")
+    _STATE.clients[ex] = client
+    return client
+
+
+def shutdown(only: Executor | None = None) -> None:
+    """Close every client and stop every cluster this process started (or only those of ``only``)."""
+    for ex in [e for e in list(_STATE.clients) if only is None or e == only]:
+        try:
+            _STATE.clients.pop(ex).close()
+        except Exception:  # noqa: BLE001 - closing at exit must not raise
+            pass
+    for ex in [e for e in list(_STATE.clusters) if only is None or e == only]:
+        try:
+            _STATE.clusters.pop(ex).close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+atexit.register(shutdown)
+
+
+def _n_workers(ex: Executor, client) -> int:
+    try:
+        return len(client.scheduler_info()["workers"])
+    except Exception:  # noqa: BLE001 - provenance only
+        return ex.workers
+
+
+def describe(ex: Executor | None = None) -> dict[str, Any]:
+    """Provenance for the checks JSON and the "how this was made" box: backend, number of
+    workers (the most that held this process's tasks; requested ones before any ran), address,
+    and how many tasks ran or came from the cache."""
+    ex = ex or current()
+    workers = _STATE.workers_seen.get(ex.spec(), ex.workers if ex.kind != "scheduler" else None)
+    return {"executor": ex.kind, "workers": workers, "address": ex.address,
+            "tasks_run": _STATE.tasks_run, "tasks_cached": _STATE.tasks_cached}
+
+
+# -- running ----------------------------------------------------------------------------------------
+
+def times_path():
+    return cache.cache_dir() / "task-times.jsonl"
+
+
+def _record_times(rows: list[dict[str, Any]]) -> None:
+    """Append task times (one JSON object a line, one write per batch: appends of a few KB are
+    not interleaved between processes)."""
+    if not rows or not cache.enabled():
+        return
+    path = times_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps(r) + "\n" for r in rows))
+    except OSError:
+        pass  # timing records are a convenience
+
+
+def _failure(task: Task, exc: BaseException) -> TaskFailed:
+    return TaskFailed(f"chapter {task.chapter}: task {task.label()} failed: {type(exc).__name__}: {exc}")
+
+
+def run_tasks(tasks: Sequence[Task], desc: str, executor: Executor | None = None,
+              use_cache: bool = True, retries: int = 1) -> list[Any]:
+    """Run ``tasks`` on ``executor`` (default :func:`current`) and return their values in task order.
+
+    Finished tasks are read from / written to the on-disk cache (unless ``use_cache`` is False or
+    ``ROB_NO_CACHE=1``).  On a cluster, a task that raises is retried ``retries`` times (a worker
+    that dies is replaced and its tasks rerun by Dask regardless); a task that still fails raises
+    :class:`TaskFailed` naming the chapter, the task key and the error."""
+    from .progress import bar
+
+    ex = executor or current()
+    use_cache = use_cache and cache.enabled()
+    results: list[Any] = [None] * len(tasks)
+    todo: list[int] = []
+    paths = [cache.entry_path(t.cache_key()) for t in tasks] if use_cache else [None] * len(tasks)
+    for i, path in enumerate(paths):
+        value = cache.read_entry(path) if path is not None else cache._MISSING
+        if value is cache._MISSING:
+            todo.append(i)
+        else:
+            results[i] = value
+    _STATE.tasks_cached += len(tasks) - len(todo)
+    where = {"serial": "serial", "local": f"{ex.workers} workers"}.get(ex.kind, ex.address)
+    progress = bar(len(tasks), f"{desc} [{where}]", initial=len(tasks) - len(todo))
+    times: list[dict[str, Any]] = []
+
+    def done(i: int, value: Any, seconds: float) -> None:
+        results[i] = value
+        if paths[i] is not None:
+            cache.write_entry(paths[i], value, fsync=False)  # many small tasks: no flush each
+        t = tasks[i]
+        times.append({"chapter": t.chapter, "kind": t.name, "key": [str(k) for k in t.key], "id": t.plan_id(),
+                      "seconds": round(seconds, 4), "executor": ex.kind})
+        _STATE.tasks_run += 1
+        progress.update(1)
+
+    try:
+        if ex.kind == "serial" or not todo:
+            for i in todo:
+                try:
+                    value, seconds = execute(tasks[i].fn, tasks[i].kwargs)
+                except Exception as exc:
+                    raise _failure(tasks[i], exc) from exc
+                done(i, value, seconds)
+        else:
+            from dask.distributed import as_completed
+
+            client = client_for(ex)
+            _STATE.workers_seen[ex.spec()] = max(_STATE.workers_seen.get(ex.spec(), 0), _n_workers(ex, client))
+            futures = {}
+            for i in todo:
+                fut = client.submit(execute, tasks[i].fn, tasks[i].kwargs, pure=False, retries=retries,
+                                    key=f"{tasks[i].name}-{tasks[i].plan_id()}-{os.getpid()}-{time.time_ns()}")
+                futures[fut] = i
+            try:
+                for fut in as_completed(list(futures)):
+                    i = futures[fut]
+                    if fut.status == "error":
+                        exc = fut.exception()
+                        raise _failure(tasks[i], exc) from exc
+                    value, seconds = fut.result()
+                    done(i, value, seconds)
+            finally:
+                for fut in futures:
+                    if not fut.done():
+                        fut.cancel()
+            _STATE.workers_seen[ex.spec()] = max(_STATE.workers_seen[ex.spec()], _n_workers(ex, client))
+    finally:
+        progress.close()
+        _record_times(times)
+    return results

@@ -1,0 +1,213 @@
+"""``rob plan``: how long a chapter's sweeps take on N workers, before running them.
+
+For each task of the chapter at the given scale (:func:`chapter_tasks`), the estimate is
+
+1. the median of the recorded wall times of *that* task (same function and arguments, from
+   ``<cache dir>/task-times.jsonl``, which every run writes), else
+2. the mean recorded time of the other tasks of its kind in this plan (tasks of one kind have
+   similar sizes), else
+3. unknown: ``--calibrate K`` runs K tasks of each such kind now (serially, one thread) and
+   records them.
+
+The notebook runs its sweeps one after another and each sweep waits for all its tasks, so the
+predicted wall time on N workers is the sum over sweeps of the longest-first (LPT) makespan of the
+sweep's tasks on N workers; the task that bounds a sweep is the longest task of its most loaded
+worker.  Work done in the kernel outside the tasks (theory curves, figures, checks) is not counted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import executor
+from .executor import Task
+
+
+def _regimes(scale: str, seed: int) -> list[Task]:
+    from ..experiments import regimes as M
+
+    return M.tasks(M.config(scale), seed)
+
+
+def _adversarial_rf(scale: str, seed: int) -> list[Task]:
+    from ..experiments import adversarial_rf as M
+
+    return M.tasks(M.config(scale), seed)
+
+
+def _implicit_bias(scale: str, seed: int) -> list[Task]:
+    from ..experiments import implicit_bias as M
+
+    return M.tasks(M.config(scale), seed)
+
+
+def _stability(scale: str, seed: int) -> list[Task]:
+    from ..experiments import stability as M
+
+    return M.tasks(M.config(scale), seed)
+
+
+def _memorization(scale: str, seed: int) -> list[Task]:
+    from ..experiments import memorization as M
+
+    return M.tasks(M.config(scale), seed)
+
+
+def _ntk_features(scale: str, seed: int) -> list[Task]:
+    from ..experiments import ntk_features as M
+
+    return M.tasks(M.config(scale), seed)
+
+
+#: chapter → its tasks at (scale, seed) with the notebook's default parameters, device cpu.
+TASKS: dict[str, Callable[[str, int], list[Task]]] = {
+    "regimes": _regimes, "adversarial-rf": _adversarial_rf, "implicit-bias": _implicit_bias,
+    "stability": _stability, "memorization": _memorization, "ntk-features": _ntk_features,
+}
+
+
+def chapter_tasks(chapter: str, scale: str, seed: int = 0) -> list[Task]:
+    return TASKS[chapter](scale, seed)
+
+
+def recorded_times() -> dict[str, list[float]]:
+    """plan id → recorded wall times (seconds) of every earlier task run."""
+    path = executor.times_path()
+    out: dict[str, list[float]] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+            out.setdefault(rec["id"], []).append(float(rec["seconds"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def lpt(durations: list[float], workers: int) -> tuple[float, int]:
+    """Longest-processing-time-first makespan of ``durations`` on ``workers`` machines, and the
+    index of the task that finishes last on the most loaded machine."""
+    if not durations:
+        return 0.0, -1
+    heap = [(0.0, w, -1) for w in range(workers)]
+    order = sorted(range(len(durations)), key=lambda i: -durations[i])
+    for i in order:
+        load, w, _ = heapq.heappop(heap)
+        heapq.heappush(heap, (load + durations[i], w, i))
+    load, _, last = max(heap)
+    return load, last
+
+
+@dataclass
+class Plan:
+    chapter: str
+    scale: str
+    workers: int
+    tasks: list[Task]
+    estimate: list[float | None]
+    source: list[str]            # "recorded", "kind" or "unknown"
+
+    def kinds(self) -> list[dict[str, Any]]:
+        rows: dict[str, dict[str, Any]] = {}
+        for t, e, s in zip(self.tasks, self.estimate, self.source):
+            r = rows.setdefault(t.name, dict(kind=t.name, tasks=0, cpu_s=0.0, recorded=0, unknown=0))
+            r["tasks"] += 1
+            r["cpu_s"] += e or 0.0
+            r["recorded"] += s == "recorded"
+            r["unknown"] += s == "unknown"
+        return list(rows.values())
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Per sweep (consecutive tasks of one kind): makespan on ``workers`` and its bounding task."""
+        groups: list[list[int]] = []
+        for i, t in enumerate(self.tasks):
+            if groups and self.tasks[groups[-1][0]].name == t.name:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        out = []
+        for g in groups:
+            d = [self.estimate[i] or 0.0 for i in g]
+            span, last = lpt(d, self.workers)
+            out.append(dict(kind=self.tasks[g[0]].name, tasks=len(g), makespan_s=span,
+                            bound=self.tasks[g[last]].label() if last >= 0 else "-",
+                            bound_s=d[last] if last >= 0 else 0.0))
+        return out
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(e or 0.0 for e in self.estimate)
+
+    @property
+    def wall_s(self) -> float:
+        return sum(s["makespan_s"] for s in self.sweeps())
+
+    @property
+    def complete(self) -> bool:
+        return all(s != "unknown" for s in self.source)
+
+
+def make_plan(chapter: str, scale: str, workers: int, seed: int = 0, calibrate: int = 0,
+              progress: Callable[[str], None] | None = None) -> Plan:
+    tasks = chapter_tasks(chapter, scale, seed)
+    times = recorded_times()
+    if calibrate:
+        known = {t.name for t in tasks if t.plan_id() in times}
+        pending: dict[str, list[Task]] = {}
+        for t in tasks:
+            if t.name not in known and len(pending.setdefault(t.name, [])) < calibrate:
+                pending[t.name].append(t)
+        todo = [t for ts in pending.values() for t in ts]
+        if todo:
+            if progress:
+                progress(f"calibrating: {len(todo)} task(s) of {len(pending)} kind(s) without recorded times")
+            executor.run_tasks(todo, f"calibration ({chapter}, {scale})", executor.Executor())
+            times = recorded_times()
+    estimate: list[float | None] = []
+    source: list[str] = []
+    for t in tasks:
+        rec = times.get(t.plan_id())
+        estimate.append(statistics.median(rec) if rec else None)
+        source.append("recorded" if rec else "unknown")
+    by_kind: dict[str, list[float]] = {}
+    for t, e in zip(tasks, estimate):
+        if e is not None:
+            by_kind.setdefault(t.name, []).append(e)
+    for i, t in enumerate(tasks):
+        if estimate[i] is None and t.name in by_kind:
+            estimate[i] = statistics.fmean(by_kind[t.name])
+            source[i] = "kind"
+    return Plan(chapter, scale, workers, tasks, estimate, source)
+
+
+def format_plan(plan: Plan) -> str:
+    from .cli import _table
+
+    lines = [f"rob plan: {plan.chapter} at scale {plan.scale}: {len(plan.tasks)} tasks, "
+             f"predicted for {plan.workers} worker(s)", ""]
+    rows = [[k["kind"], k["tasks"], f"{k['cpu_s']:.1f}", f"{k['recorded']}/{k['tasks']}",
+             f"{k['cpu_s'] / k['tasks']:.2f}" if k["tasks"] and not k["unknown"] else "?"]
+            for k in plan.kinds()]
+    lines.append(_table(rows, ["task kind", "tasks", "CPU s", "recorded", "s/task"]))
+    lines.append("")
+    rows = [[s["kind"], s["tasks"], f"{s['makespan_s']:.1f}", s["bound"], f"{s['bound_s']:.1f}"]
+            for s in plan.sweeps()]
+    lines.append(_table(rows, ["sweep", "tasks", f"wall s on {plan.workers}", "bounding task", "its s"]))
+    lines.append("")
+    if plan.complete:
+        speed = plan.cpu_s / plan.wall_s if plan.wall_s else float("nan")
+        lines.append(f"CPU time of the tasks {plan.cpu_s:.1f} s; predicted wall time on {plan.workers} worker(s) "
+                     f"{plan.wall_s:.1f} s (speed-up {speed:.2f}x; sweeps run one after another; kernel work "
+                     "outside the tasks and cluster start-up not included)")
+    else:
+        unknown = sorted({k["kind"] for k in plan.kinds() if k["unknown"]})
+        lines.append(f"no recorded times for: {', '.join(unknown)}; run the chapter once "
+                     f"(rob run {plan.chapter} --scale {plan.scale}) or add --calibrate 1 "
+                     "(runs one task of each such kind now)")
+    return "\n".join(lines)

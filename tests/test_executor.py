@@ -1,0 +1,227 @@
+"""rob.book.executor: sweeps as tasks, serial or on a Dask cluster, with identical results.
+
+The regimes chapter's ci sweeps run serially and on a real 2-worker LocalCluster over TCP on
+127.0.0.1 (tidy frames and checks must be identical); one worker process is killed in the middle
+of a sweep (Dask reruns its tasks; the result must not change); the cache survives concurrent
+writers of one key; a killed run resumes from its finished tasks; bad --workers/--scheduler
+values stop the CLI with exit 2 before anything runs.
+"""
+
+import json
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rob.book import cache, checks, cli
+from rob.book import executor as E
+from rob.experiments import regimes as M
+
+CFG = M.config("ci")
+
+
+def _sweeps(ex_spec: str, monkeypatch) -> M.Results:
+    """The regimes chapter's ci sweeps (what its notebook computes), without the cache."""
+    monkeypatch.setenv("ROB_EXECUTOR", ex_spec)
+    monkeypatch.setenv("ROB_NO_CACHE", "1")
+    return M.Results(M.closed_forms(CFG, 0), M.nn_descent(CFG, 0), M.nt_monte_carlo(CFG, 0), M.rf_wide(CFG, 0),
+                     M.lazy(CFG, 0), M.planted_teacher(CFG, 0))
+
+
+def _check_values(res: M.Results) -> tuple[list, dict]:
+    report = checks.Report("regimes", {})
+    quoted = M.record_checks(report, CFG, res)
+    return [(c.id, c.value, c.passed) for c in report.checks], quoted
+
+
+def _assert_same(a: M.Results, b: M.Results) -> None:
+    for name in ("closed", "gd", "rf", "planted"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    assert a.mc == b.mc
+    for name in ("fits", "alpha", "init"):
+        pd.testing.assert_frame_equal(getattr(a.lazy, name), getattr(b.lazy, name), check_exact=True)
+    assert a.lazy.moments == b.lazy.moments
+    assert _check_values(a) == _check_values(b)
+
+
+@pytest.fixture(scope="module")
+def serial():
+    with pytest.MonkeyPatch.context() as mpatch:
+        return _sweeps("serial", mpatch)
+
+
+# -- the executor on a cluster ----------------------------------------------------------------------
+
+def test_regimes_serial_equals_two_worker_local_cluster(serial, monkeypatch, dask_local2):
+    """Tidy frames, quoted numbers and every check value identical, bit for bit."""
+    parallel = _sweeps(dask_local2.spec(), monkeypatch)
+    assert E.client_for(dask_local2).scheduler.address.startswith("tcp://127.0.0.1:")
+    assert E.describe(dask_local2)["workers"] == 2 and E.describe(dask_local2)["executor"] == "local"
+    _assert_same(serial, parallel)
+    ids, _ = _check_values(serial)
+    assert all(passed for _, _, passed in ids)
+
+
+def _fits_frame(fits) -> pd.DataFrame:
+    return pd.DataFrame([dict(eps=f.eps_nt / f.V, S2=f.S2_nt / f.S2_star, e1=f.e1, s1=f.s1) for f in fits])
+
+
+def test_killed_worker_reruns_tasks_and_failing_task_is_reported(serial):
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        ex = E.Executor("scheduler", 0, cluster.scheduler_address)
+        client.run(lambda: __import__("rob.experiments.regimes"))  # warm imports: the kill hits a task
+        pids = client.run(os.getpid)
+        killed = {}
+
+        def kill_one_busy_worker():
+            deadline = time.time() + 60
+            while time.time() < deadline and not killed:
+                busy = [w for w, tasks in client.processing().items() if tasks]
+                if busy:
+                    time.sleep(0.3)  # in the middle of its task
+                    os.kill(pids[busy[0]], signal.SIGKILL)
+                    killed["worker"] = busy[0]
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_one_busy_worker)
+        killer.start()
+        fits = E.run_tasks(M.lazy_tasks(CFG, 0), "lazy", ex, use_cache=False)
+        killer.join()
+        assert killed, "no worker was killed"
+        assert killed["worker"] not in client.scheduler_info()["workers"]  # the nanny started a new one
+
+        with pytest.raises(E.TaskFailed, match=r"chapter regimes: task rf_wide_rep\[rf, 0\] failed: ValueError"):
+            E.run_tasks([E.Task(M.rf_wide_rep, dict(cfg=CFG, seed=-1, rep=0), ("rf", 0))], "bad", ex,
+                        use_cache=False, retries=0)
+        E.shutdown(ex)  # rob's client of this cluster, before the cluster goes
+    pd.testing.assert_frame_equal(_fits_frame(fits), serial.lazy.fits[["eps", "S2", "e1", "s1"]], check_exact=True)
+
+
+# -- serial executor: order, cache, resume, failures ------------------------------------------------
+
+def test_resume_runs_only_unfinished_tasks(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ROB_NO_CACHE", raising=False)
+    tasks = M.closed_forms_tasks(CFG, 2)
+    before = E._STATE.tasks_run
+    first = E.run_tasks(tasks[:2], "first two (then killed)", E.Executor())
+    assert E._STATE.tasks_run - before == 2
+    again = E.run_tasks(tasks, "resumed", E.Executor())
+    assert E._STATE.tasks_run - before == 2 + len(tasks) - 2 and again[:2] == first
+    assert [rows[0]["rep"] for rows in again] == list(range(CFG.reps))  # task order
+    times = [json.loads(line) for line in (tmp_path / "task-times.jsonl").read_text().splitlines()]
+    assert len(times) == len(tasks) and {t["kind"] for t in times} == {"closed_forms_rep"}
+
+
+def test_serial_failure_names_chapter_task_and_error():
+    with pytest.raises(E.TaskFailed, match=r"chapter regimes: task closed_forms_rep\[closed, 0\] failed: ValueError"):
+        E.run_tasks([E.Task(M.closed_forms_rep, dict(cfg=CFG, seed=-3, rep=0), ("closed", 0))], "bad",
+                    E.Executor(), use_cache=False)
+
+
+def _write_many(path: str, value: bytes, n: int) -> None:
+    for _ in range(n):
+        cache.write_entry(cache.Path(path), value)
+        got = cache.read_entry(cache.Path(path))
+        assert got is cache._MISSING or got == value  # never a torn entry
+
+
+def test_cache_entry_safe_under_concurrent_writers(tmp_path):
+    path = tmp_path / "ab" / "abcd.pkl"
+    value = os.urandom(4 << 20)  # 4 MB: writes take long enough to overlap
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_write_many, args=(str(path), value, 8)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert cache.read_entry(path) == value
+    assert [p.name for p in path.parent.iterdir()] == ["abcd.pkl"]  # no temporary file left
+
+
+# -- specifications and the command line -----------------------------------------------------------
+
+def test_parse_specifications():
+    assert E.parse(None) == E.Executor() and E.parse("serial").kind == "serial"
+    assert E.parse("local:3") == E.Executor("local", 3)
+    assert E.parse("tcp://127.0.0.1:8786") == E.Executor("scheduler", 0, "tcp://127.0.0.1:8786")
+    assert E.parse_workers("auto") >= 1 and E.parse_workers(" 4 ") == 4
+    for bad in ("0", "-2", "1.5", "two", "", "1e3"):
+        with pytest.raises(E.ExecutorError):
+            E.parse_workers(bad)
+    for bad in ("127.0.0.1:8786", "tcp://127.0.0.1", "http://x:1", "tcp://:80", "tcp://h:0", "tcp://h:70000"):
+        with pytest.raises(E.ExecutorError):
+            E.parse_address(bad)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0"], "--workers must be between 1"),
+    (["--workers", "-1"], "--workers must be between 1"),
+    (["--workers", "2.5"], "positive integer"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "either --workers or --scheduler"),
+    (["--scheduler", "localhost"], "tcp://HOST:PORT"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "no Dask scheduler reachable"),
+])
+def test_cli_rejects_bad_executor_options(argv, message, capsys, monkeypatch):
+    monkeypatch.delenv("ROB_SCHEDULER", raising=False)
+    start = time.perf_counter()
+    for command in (["run", "regimes"], ["build"]):
+        assert cli.main(command + argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert time.perf_counter() - start < 10
+
+
+def test_cli_passes_executor_to_kernel_env(monkeypatch):
+    monkeypatch.delenv("ROB_EXECUTOR", raising=False)
+    monkeypatch.setenv("ROB_SCHEDULER", "tcp://127.0.0.1:1")
+    args = cli.make_parser().parse_args(["run", "regimes", "--workers", "3"])
+    with pytest.raises(cli.UsageError, match="ROB_SCHEDULER"):
+        cli.executor_option(args)
+    monkeypatch.delenv("ROB_SCHEDULER")
+    assert cli.executor_option(args) == "local:3" and os.environ["ROB_EXECUTOR"] == "local:3"
+    assert E.current() == E.Executor("local", 3)
+    rec = checks.Report("regimes", {}).record()
+    assert rec["execution"]["executor"] == "local" and rec["execution"]["workers"] == 3
+
+
+# -- rob plan ----------------------------------------------------------------------------------------
+
+def test_lpt_makespan_and_bounding_task():
+    from rob.book.plan import lpt
+
+    assert lpt([5, 4, 3, 3, 3], 2) == (10, 4)  # longest first: {5, 3}, {4, 3, 3}; the optimum would be 9
+    assert lpt([7, 1, 1], 2) == (7, 0) and lpt([2, 2], 4)[0] == 2 and lpt([], 2) == (0.0, -1)
+
+
+def test_plan_from_recorded_times(tmp_path, monkeypatch, capsys):
+    from rob.book import plan
+
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ROB_NO_CACHE", raising=False)
+    tasks = plan.chapter_tasks("regimes", "ci")
+    assert [t.label() for t in tasks] == [t.label() for t in M.tasks(CFG, 0)] and len(tasks) == 24
+    seconds = {"closed_forms_rep": 1.0, "nn_descent_width": 10.0, "nt_monte_carlo_run": 2.0, "rf_wide_rep": 1.0,
+               "lazy_fit": 4.0, "planted_teacher_rep": 0.5, "planted_teacher_descent": 3.0}
+    # every task recorded, except the second gd width (estimated from its kind)
+    rows = [dict(id=t.plan_id(), kind=t.name, seconds=seconds[t.name] * (2 if t.key == ("gd", 1.0) else 1))
+            for t in tasks if t.key != ("gd", 0.5)]
+    (tmp_path / "task-times.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    p = plan.make_plan("regimes", "ci", 2)
+    assert p.complete and p.source.count("kind") == 1
+    assert p.estimate[[t.key for t in tasks].index(("gd", 0.5))] == 15.0  # mean of 10 and 20
+    gd = next(s for s in p.sweeps() if s["kind"] == "nn_descent_width")
+    assert gd["makespan_s"] == 25.0 and gd["bound"] == "nn_descent_width[gd, 0.25]"  # last on the busier worker
+    assert p.wall_s == pytest.approx(3 + 25 + 2 + 3 + 8 + 1.5 + 3)
+    assert cli.main(["plan", "regimes", "--scale", "ci", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "24 tasks" in out and "predicted wall time on 2 worker(s) 45.5 s" in out

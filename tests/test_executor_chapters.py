@@ -1,0 +1,71 @@
+"""Every chapter's sweep tasks give identical results serially and on a real 2-worker Dask
+LocalCluster over TCP on 127.0.0.1 (one BLAS/torch thread per task, results merged in task order).
+
+A representative subset per chapter, at ``ci`` sizes or cut further where one ci task takes
+more than a few seconds (the regimes chapter runs all its ci sweeps in tests/test_executor.py).
+"""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rob.book import executor as E
+from rob.experiments import adversarial_rf as A
+from rob.experiments import implicit_bias as I
+from rob.experiments import memorization as Me
+from rob.experiments import ntk_features as N
+from rob.experiments import stability as S
+
+
+def same(a, b, where="result"):
+    """Exact equality of nested results (frames, arrays, dataclasses, dicts, lists, floats with NaN)."""
+    assert type(a) is type(b), where
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=where)
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), where
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, dict):
+        assert list(a) == list(b), where
+        for k in a:
+            same(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and np.isnan(a):
+        assert np.isnan(b), where
+    else:
+        assert a == b, where
+
+
+def _subsets() -> dict[str, list[E.Task]]:
+    arf = A.replace(A.config("ci"), d=40, trials=2, psi1_sim=(0.5, 2.5), pgd_psi1=(1.0,), pgd_n_test=50)
+    ib = I.config("ci")
+    st = S.config("ci")
+    small = S.replace(st.tsweep[0], T=10, record=(5, 10), n_test=200)
+    st = S.replace(st, tsweep=(small,), nsweep=(S.replace(small, n=400),))
+    mem = Me.config("ci")
+    ntk = N.replace(N.config("ci"), widths=(16, 64), reps=1, T=50)
+    return {
+        "adversarial-rf": A.simulate_tasks(arf, 0),
+        "implicit-bias": I.sweep_tasks(ib.sweep_d[:2], 0, "d"),
+        "stability": S.main_tasks(st, 0),
+        "memorization": (Me.descent_tasks(mem.fig1, 0, "fig1")[:6] + Me.descent_tasks(mem.fig1b, 0, "fig1b")[:4]
+                         + Me.scaling_tasks(mem.fig2a, 0)[:4] + Me.width_tasks(mem.fig2b, 0, "fig2b")[:4]
+                         + Me.width_tasks(mem.fig2c, 0, "fig2c")[:4]),
+        "ntk-features": N.net_tasks(ntk, 0),
+    }
+
+
+@pytest.mark.parametrize("chapter", ["adversarial-rf", "implicit-bias", "stability", "memorization", "ntk-features"])
+def test_serial_equals_two_workers(chapter, dask_local2):
+    tasks = _subsets()[chapter]
+    assert {t.chapter for t in tasks} == {chapter} and len(tasks) >= 2
+    serial = E.run_tasks(tasks, chapter, E.Executor(), use_cache=False)
+    parallel = E.run_tasks(tasks, chapter, dask_local2, use_cache=False)
+    same(serial, parallel, chapter)
