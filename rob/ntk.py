@@ -134,10 +134,8 @@ def _gram(kind: str, X, Z, sw2: float, sb2: float, dtype, block: int | None, wor
     ZT = (Xc if same else np.ascontiguousarray(Z, dtype=dt)).T
     k11 = _row_norms(X, sw2, sb2)
     k22 = k11 if same else _row_norms(Z, sw2, sb2)
-    r1, r2 = np.sqrt(k11), np.sqrt(k22)
-    i1 = np.divide(1.0, r1, out=np.zeros_like(r1), where=r1 > 0).astype(dt)[:, None]
-    i2 = np.divide(1.0, r2, out=np.zeros_like(r2), where=r2 > 0).astype(dt)
-    r1, r2 = r1.astype(dt)[:, None], r2.astype(dt)
+    k11c, k22c = k11.astype(dt)[:, None], k22.astype(dt)
+    tiny = dt.type(np.finfo(dt).tiny)
     c = dt.type(sw2 / (2 * np.pi))
     two = dt.type(2.0 if kind == "ntk" else 1.0)
     a, b, pi = dt.type(sw2 / d), dt.type(sb2), dt.type(np.pi)
@@ -146,11 +144,17 @@ def _gram(kind: str, X, Z, sw2: float, sb2: float, dtype, block: int | None, wor
         K = out[s0:s1]
         R = _buf(scratch, "r", (s1 - s0, m), dt)
         S = _buf(scratch, "s", (s1 - s0, m), dt)
+        N = _buf(scratch, "n", (s1 - s0, m), dt)
         np.matmul(Xc[s0:s1], ZT, out=K)
         K *= a
         K += b                                                     # k12
-        np.multiply(K, i1[s0:s1], out=R)
-        R *= i2
+        # √(k11 k22) as the root of the product (not a product of roots): for a repeated point it is
+        # exactly k11, so ρ is exactly 1 there (arccos has an infinite slope at 1: a last-bit error
+        # in ρ would move Θ by ~1e-8).  A zero norm (σ_b² = 0, x = 0) has k12 = 0, hence ρ = 0.
+        np.multiply(k11c[s0:s1], k22c, out=N)
+        np.sqrt(N, out=N)
+        np.maximum(N, tiny, out=S)
+        np.divide(K, S, out=R)
         np.clip(R, -1.0, 1.0, out=R)                               # ρ
         if same:
             np.fill_diagonal(R[:, s0:s1], 1.0)
@@ -158,8 +162,7 @@ def _gram(kind: str, X, Z, sw2: float, sb2: float, dtype, block: int | None, wor
         np.subtract(1.0, S, out=S)
         np.maximum(S, 0.0, out=S)
         np.sqrt(S, out=S)
-        S *= r1[s0:s1]
-        S *= r2                                                    # √(k11k22)·√(1 − ρ²)
+        S *= N                                                     # √(k11k22)·√(1 − ρ²)
         np.arccos(R, out=R)
         np.subtract(pi, R, out=R)                                  # π − ϑ
         K *= R
