@@ -651,7 +651,7 @@ def dynamics_tasks(dc: DynamicsConfig, seed: int) -> list[Task]:
     """Tasks of :func:`dynamics_part`: one training per (replicate, standard/adversarial); both
     trainings of a replicate start from ``(seed, width, rep, 93)`` with minibatch order ``(seed, rep, 94)``."""
     return [Task(dynamics_run, dict(dc=dc, seed=seed, r=r, adversarial=adv),
-                 ("dynamics", r, "adversarial" if adv else "standard"), kind="dynamics-adversarial" if adv else "dynamics")
+                 ("dynamics", r, "adversarial" if adv else "standard"), kind="dynamics")
             for r in range(dc.reps) for adv in (False, True)]
 
 
