@@ -16,6 +16,7 @@ from rob.experiments import adversarial_rf as A
 from rob.experiments import implicit_bias as I
 from rob.experiments import memorization as Me
 from rob.experiments import ntk_features as N
+from rob.experiments import regimes as R
 from rob.experiments import stability as S
 
 
@@ -68,4 +69,33 @@ def test_serial_equals_two_workers(chapter, dask_local2):
     assert {t.chapter for t in tasks} == {chapter} and len(tasks) >= 2
     serial = E.run_tasks(tasks, chapter, E.Executor(), use_cache=False)
     parallel = E.run_tasks(tasks, chapter, dask_local2, use_cache=False)
+    same(serial, parallel, chapter)
+
+
+def _later_sweeps(chapter: str):
+    """The sweeps of the sections added after the first conversion (the infinite-width panels, the
+    kernel dynamics, the adversarial link and the equivalent ridge), through their public functions
+    (task lists and the merge that follows them), on cut-down ci configs."""
+    if chapter == "memorization":
+        ic = Me.infinite_config("ci", n_test=200)
+        return (Me.kernel_scaling_sweep(dataclasses.replace(ic.scaling, ds=(50, 100), reps=2), 0),
+                Me.kernel_convergence_sweep(dataclasses.replace(ic.convergence, ns=(10, 40), ks=(200, 800), reps=2), 0))
+    if chapter == "ntk-features":
+        return N.dynamics_part(dataclasses.replace(N.dynamics_config("ci"), epochs=3, reps=2, n_eval=100), 0)
+    cfg = R.replace(R.config("ci"), psis=(0.25, 0.5, 1.0))
+    link = dataclasses.replace(R.link_config("ci"), adv_psis=(0.5,), adv_n=200, ridge_ms=(2, 5), ridge_reps=2,
+                               ridge_n_test=2000)
+    return R.adversarial_link(cfg, link, 0), R.ridge_sweep(cfg, link, 0)
+
+
+@pytest.mark.parametrize("chapter", ["memorization", "ntk-features", "regimes"])
+def test_later_sweeps_serial_equals_two_workers(chapter, dask_local2, monkeypatch):
+    monkeypatch.setenv("ROB_NO_CACHE", "1")
+    monkeypatch.setenv("ROB_EXECUTOR", "serial")
+    serial = _later_sweeps(chapter)
+    monkeypatch.setenv("ROB_EXECUTOR", dask_local2.spec())
+    assert E.current() == dask_local2
+    run = E._STATE.tasks_run
+    parallel = _later_sweeps(chapter)
+    assert E._STATE.tasks_run - run >= 4  # the sweeps ran as tasks on the cluster, none from the cache
     same(serial, parallel, chapter)

@@ -19,11 +19,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from .. import activations, data, features, kernels, robustness, solvers
 from ..book.executor import Task, run_tasks
-from ..book.progress import track
 from ..stats import loglog_slope
 
 # ----------------------------------------------------------------------------------------------
@@ -238,11 +236,13 @@ def width_job(sweep: WidthSweep, seed: int, panel: str, act: str, k: int, r: int
                                                    sweep.n_test, rng, device=device)]
 
 
-def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
-    """Every task of the chapter's sweeps, in notebook order (for ``rob plan``)."""
+def tasks(cfg: Config, seed: int, device: str = "cpu", icfg: InfiniteConfig | None = None) -> list[Task]:
+    """Every task of the chapter's sweeps, in notebook order (for ``rob plan``); the infinite-width
+    sweeps use ``icfg`` (default: :func:`infinite_config` of ``cfg.scale``)."""
     return (descent_tasks(cfg.fig1, seed, "fig1") + descent_tasks(cfg.fig1b, seed, "fig1b", device)
             + descent_tasks(cfg.noise, seed, "noise") + scaling_tasks(cfg.fig2a, seed)
-            + width_tasks(cfg.fig2b, seed, "fig2b") + width_tasks(cfg.fig2c, seed, "fig2c", device))
+            + width_tasks(cfg.fig2b, seed, "fig2b") + width_tasks(cfg.fig2c, seed, "fig2c", device)
+            + kernel_tasks(icfg or infinite_config(cfg.scale), seed))
 
 
 def gradient_test(seed: int, d: int = 20, k: int = 15, n: int = 30, points: int = 10,
@@ -490,14 +490,21 @@ def kernel_replicate(ds: data.SphereRegression, model: str, act: str) -> dict:
 
 def kernel_scaling_sweep(sweep: KernelScaling, seed: int) -> pd.DataFrame:
     """Rows for every (d, replicate, case) with ``n = round(ratio·d)`` and the min-norm kernel interpolant."""
-    jobs = [(d, r) for d in sweep.ds for r in range(sweep.reps)]
-    rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for d, r in track(jobs, desc=f"infinite width (n = {sweep.ratio:g}d)"):
-            ds = data.sphere_regression(max(2, round(sweep.ratio * d)), sweep.n_test, d, sweep.zeta,
-                                        _kstream(seed, "kscaling", d, r))
-            rows += [{**kernel_replicate(ds, model, act), "rep": r} for model, act in sweep.cases]
-    return pd.DataFrame(rows)
+    parts = run_tasks(kernel_scaling_tasks(sweep, seed), f"infinite width (n = {sweep.ratio:g}d)")
+    return pd.DataFrame([row for rows in parts for row in rows])
+
+
+def kernel_scaling_tasks(sweep: KernelScaling, seed: int) -> list[Task]:
+    """Tasks of :func:`kernel_scaling_sweep`: one per (d, replicate), every case on the same data."""
+    return [Task(kernel_scaling_job, dict(sweep=sweep, seed=seed, d=d, r=r), ("kscaling", d, r), kind="kscaling")
+            for d in sweep.ds for r in range(sweep.reps)]
+
+
+def kernel_scaling_job(sweep: KernelScaling, seed: int, d: int, r: int) -> list[dict]:
+    """Task of :func:`kernel_scaling_sweep`: one (d, replicate), stream ``(seed, kscaling, d, r)``."""
+    ds = data.sphere_regression(max(2, round(sweep.ratio * d)), sweep.n_test, d, sweep.zeta,
+                                _kstream(seed, "kscaling", d, r))  # one BLAS thread: rob.book.executor.execute
+    return [{**kernel_replicate(ds, model, act), "rep": r} for model, act in sweep.cases]
 
 
 def kernel_convergence_sweep(sweep: KernelConvergence, seed: int) -> pd.DataFrame:
@@ -506,31 +513,45 @@ def kernel_convergence_sweep(sweep: KernelConvergence, seed: int) -> pd.DataFram
 
     Extra columns: ``grad_dist2`` = mean_t ‖∇f_k(x_t) − ∇f_∞(x_t)‖² / mean_t ‖∇f_∞(x_t)‖² and
     ``f_dist2`` the same for the values (0 for ``k = inf``), ``train_mse``."""
+    parts = run_tasks(kernel_convergence_tasks(sweep, seed), f"finite width → kernel (RF {sweep.act}, d={sweep.d})")
+    return pd.DataFrame([row for rows in parts for row in rows])
+
+
+def kernel_convergence_tasks(sweep: KernelConvergence, seed: int) -> list[Task]:
+    """Tasks of :func:`kernel_convergence_sweep`: one per (n, replicate), every width on the same data."""
+    return [Task(kernel_convergence_job, dict(sweep=sweep, seed=seed, n=n, r=r), ("kconvergence", n, r),
+                 kind="kconvergence") for n in sweep.ns for r in range(sweep.reps)]
+
+
+def kernel_convergence_job(sweep: KernelConvergence, seed: int, n: int, r: int) -> list[dict]:
+    """Task of :func:`kernel_convergence_sweep`: one (n, replicate); data from the stream
+    ``(seed, kconvergence, n, r)``, the weights of width k from ``(seed, kconvergence, 100000n + k, r)``."""
     sigma = activations.get(sweep.act)
-    jobs = [(n, r) for n in sweep.ns for r in range(sweep.reps)]
-    rows = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for n, r in track(jobs, desc=f"finite width → kernel (RF {sweep.act}, d={sweep.d})"):
-            ds = data.sphere_regression(n, sweep.n_test, sweep.d, sweep.zeta, _kstream(seed, "kconvergence", n, r))
-            f = kernel_interp.fit_interpolant(ds.X, ds.y, "rf", sweep.act)
-            g_inf, v_inf = kernel_interp.input_grad(f, ds.X_test), kernel_interp.predict(f, ds.X_test)
-            e_inf = float(np.mean(np.sum(g_inf**2, axis=1)))
-            base = dict(model="rf", act=sweep.act, d=sweep.d, n=n, zeta=sweep.zeta, rep=r,
-                        y2c=float(np.sum((ds.y - ds.y.mean()) ** 2)), y2=float(ds.y @ ds.y))
-            rows.append({**base, "k": np.inf, "S": np.sqrt(e_inf), "S2": e_inf, "grad_dist2": 0.0, "f_dist2": 0.0,
-                         "train_mse": float(np.mean((kernel_interp.predict(f, ds.X) - ds.y) ** 2))})
-            for k in sweep.ks:
-                W = features.random_weights(k, sweep.d, _kstream(seed, "kconvergence", n * 100_000 + k, r))
-                Z = features.rf_features(ds.X, W, sigma)
-                c = solvers.fit(Z, ds.y)
-                g = features.rf_input_grad(ds.X_test, W, c, sigma)
-                v = features.rf_features(ds.X_test, W, sigma) @ c
-                e = float(np.mean(np.sum(g**2, axis=1)))
-                rows.append({**base, "k": float(k), "S": np.sqrt(e), "S2": e,
-                             "grad_dist2": float(np.mean(np.sum((g - g_inf) ** 2, axis=1))) / e_inf,
-                             "f_dist2": float(np.mean((v - v_inf) ** 2) / np.mean(v_inf**2)),
-                             "train_mse": float(np.mean((Z @ c - ds.y) ** 2))})
-    return pd.DataFrame(rows)
+    ds = data.sphere_regression(n, sweep.n_test, sweep.d, sweep.zeta, _kstream(seed, "kconvergence", n, r))
+    f = kernel_interp.fit_interpolant(ds.X, ds.y, "rf", sweep.act)  # one BLAS thread: rob.book.executor.execute
+    g_inf, v_inf = kernel_interp.input_grad(f, ds.X_test), kernel_interp.predict(f, ds.X_test)
+    e_inf = float(np.mean(np.sum(g_inf**2, axis=1)))
+    base = dict(model="rf", act=sweep.act, d=sweep.d, n=n, zeta=sweep.zeta, rep=r,
+                y2c=float(np.sum((ds.y - ds.y.mean()) ** 2)), y2=float(ds.y @ ds.y))
+    rows = [{**base, "k": np.inf, "S": np.sqrt(e_inf), "S2": e_inf, "grad_dist2": 0.0, "f_dist2": 0.0,
+             "train_mse": float(np.mean((kernel_interp.predict(f, ds.X) - ds.y) ** 2))}]
+    for k in sweep.ks:
+        W = features.random_weights(k, sweep.d, _kstream(seed, "kconvergence", n * 100_000 + k, r))
+        Z = features.rf_features(ds.X, W, sigma)
+        c = solvers.fit(Z, ds.y)
+        g = features.rf_input_grad(ds.X_test, W, c, sigma)
+        v = features.rf_features(ds.X_test, W, sigma) @ c
+        e = float(np.mean(np.sum(g**2, axis=1)))
+        rows.append({**base, "k": float(k), "S": np.sqrt(e), "S2": e,
+                     "grad_dist2": float(np.mean(np.sum((g - g_inf) ** 2, axis=1))) / e_inf,
+                     "f_dist2": float(np.mean((v - v_inf) ** 2) / np.mean(v_inf**2)),
+                     "train_mse": float(np.mean((Z @ c - ds.y) ** 2))})
+    return rows
+
+
+def kernel_tasks(icfg: InfiniteConfig, seed: int) -> list[Task]:
+    """The tasks of the two infinite-width sweeps, in notebook order."""
+    return kernel_scaling_tasks(icfg.scaling, seed) + kernel_convergence_tasks(icfg.convergence, seed)
 
 
 def record_kernel_checks(report, icfg: InfiniteConfig, scaling: pd.DataFrame, conv: pd.DataFrame) -> dict[str, float | str]:
@@ -590,4 +611,5 @@ def record_kernel_checks(report, icfg: InfiniteConfig, scaling: pd.DataFrame, co
 
 
 __all__ += ["KernelScaling", "KernelConvergence", "InfiniteConfig", "infinite_config", "kernel_replicate",
-            "kernel_scaling_sweep", "kernel_convergence_sweep", "record_kernel_checks"]
+            "kernel_scaling_sweep", "kernel_convergence_sweep", "record_kernel_checks", "kernel_scaling_tasks",
+            "kernel_convergence_tasks", "kernel_tasks"]

@@ -315,9 +315,10 @@ def net_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
             for m in cfg.widths for r in range(cfg.reps)]
 
 
-def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
-    """The chapter's tasks (for ``rob plan``): the networks (the kernel part runs in the kernel)."""
-    return net_tasks(cfg, seed, device)
+def tasks(cfg: Config, seed: int, device: str = "cpu", dc: DynamicsConfig | None = None) -> list[Task]:
+    """The chapter's tasks (for ``rob plan``): the networks and the kernel dynamics (``dc``, default
+    :func:`dynamics_config` of ``cfg.scale`` and ``cfg.alpha``); the kernel part runs in the kernel."""
+    return net_tasks(cfg, seed, device) + dynamics_tasks(dc or dynamics_config(cfg.scale, alpha=cfg.alpha), seed)
 
 
 _NET_INPUTS: dict = {}
@@ -632,40 +633,70 @@ class DynamicsResults:
 
 
 def dynamics_part(dc: DynamicsConfig, seed: int) -> DynamicsResults:
-    """Both trainings for ``dc.reps`` replicates on the chapter's split of ``seed``."""
-    with torch_threads(dc.torch_threads), threadpool_limits(limits=1, user_api="blas"):
-        task = datasets.load_task(dc.task, seed, dc.n_train)
-        K_inf = ntk.ntk(task.X[:dc.n_probe])
-        rows, runs, dist, d_finals = [], [], {}, {}
-        jobs = [(r, adv) for r in range(dc.reps) for adv in (False, True)]
-        for r, adv in track(jobs, desc="kernel dynamics"):
-            out = train_dynamics(dc, task, seed, r, adv)
-            Ks = out["kernels"]
-            name = "adversarial" if adv else "standard"
-            d_final = cosine_distance(Ks, Ks[-1])
-            d_init = cosine_distance(Ks, Ks[0])
-            d_step = np.r_[np.nan, cosine_distance(Ks[1:], Ks[:-1])]
-            share = top_share(Ks, dc.top)
-            E = len(Ks) - 1
-            for e in range(E + 1):
-                rows.append(dict(training=name, rep=r, epoch=e, d_final=d_final[e], d_step=d_step[e], d_init=d_init[e],
-                                 share=share[e], loss=out["losses"][e - 1] if e > 0 else np.nan))
-            D = float(d_final[0])
-            d_finals[name, r] = d_final
-            runs.append(dict(training=name, rep=r, D=D, D_ntk=float(cosine_distance(Ks[0], K_inf)),
-                             freeze_rel=freeze_epoch(d_final, dc.freeze_frac * D),
-                             share0=float(share[0]), share=float(share[-1]), clean=out["clean"], robust=out["robust"],
-                             loss=float(out["losses"][-1]), D1=out["D1"]))
-            if r == 0:
-                F = Ks.reshape(len(Ks), -1)
-                G = F @ F.T
-                nrm = np.sqrt(np.diag(G))
-                dist[name] = 1.0 - G / np.outer(nrm, nrm)
-        runs = pd.DataFrame(runs)
-        D_std = runs[runs.training == "standard"].set_index("rep").D
-        runs["threshold"] = dc.freeze_frac * D_std.loc[runs.rep].to_numpy()
-        runs["freeze_abs"] = [freeze_epoch(d_finals[t, r], th) for t, r, th in zip(runs.training, runs.rep, runs.threshold)]
+    """Both trainings for ``dc.reps`` replicates on the chapter's split of ``seed``: one task per
+    (replicate, training) (:func:`dynamics_tasks`), merged in task order; the common freeze threshold
+    of replicate r comes from its standard run."""
+    done = run_tasks(dynamics_tasks(dc, seed), "kernel dynamics")
+    rows = [row for out in done for row in out["rows"]]
+    runs = pd.DataFrame([out["run"] for out in done])
+    d_finals = {(out["run"]["training"], out["run"]["rep"]): out["d_final"] for out in done}
+    dist = {out["run"]["training"]: out["dist"] for out in done if out["dist"] is not None}
+    D_std = runs[runs.training == "standard"].set_index("rep").D
+    runs["threshold"] = dc.freeze_frac * D_std.loc[runs.rep].to_numpy()
+    runs["freeze_abs"] = [freeze_epoch(d_finals[t, r], th) for t, r, th in zip(runs.training, runs.rep, runs.threshold)]
     return DynamicsResults(pd.DataFrame(rows), runs, dist)
+
+
+def dynamics_tasks(dc: DynamicsConfig, seed: int) -> list[Task]:
+    """Tasks of :func:`dynamics_part`: one training per (replicate, standard/adversarial); both
+    trainings of a replicate start from ``(seed, width, rep, 93)`` with minibatch order ``(seed, rep, 94)``."""
+    return [Task(dynamics_run, dict(dc=dc, seed=seed, r=r, adversarial=adv),
+                 ("dynamics", r, "adversarial" if adv else "standard"), kind="dynamics")
+            for r in range(dc.reps) for adv in (False, True)]
+
+
+_DYN_INPUTS: dict = {}
+
+
+def _dynamics_inputs(dc: DynamicsConfig, seed: int):
+    """The split and the infinite-width NTK on the probe set: deterministic in ``(task, n_train,
+    n_probe, seed)``, computed once per process."""
+    key = (dc.task, dc.n_train, dc.n_probe, seed)
+    if key not in _DYN_INPUTS:
+        task = datasets.load_task(dc.task, seed, dc.n_train)
+        _DYN_INPUTS.clear()
+        _DYN_INPUTS[key] = (task, ntk.ntk(task.X[:dc.n_probe]))
+    return _DYN_INPUTS[key]
+
+
+def dynamics_run(dc: DynamicsConfig, seed: int, r: int, adversarial: bool) -> dict:
+    """Task of :func:`dynamics_part`: one training (:func:`train_dynamics`) reduced to its curve rows,
+    its run row (without the common threshold), ``d_final`` and, for r = 0, the epoch-by-epoch distance
+    matrix (the kernels themselves stay in the task)."""
+    with torch_threads(dc.torch_threads), threadpool_limits(limits=1, user_api="blas"):
+        task, K_inf = _dynamics_inputs(dc, seed)
+        out = train_dynamics(dc, task, seed, r, adversarial)
+        Ks = out["kernels"]
+        name = "adversarial" if adversarial else "standard"
+        d_final = cosine_distance(Ks, Ks[-1])
+        d_init = cosine_distance(Ks, Ks[0])
+        d_step = np.r_[np.nan, cosine_distance(Ks[1:], Ks[:-1])]
+        share = top_share(Ks, dc.top)
+        E = len(Ks) - 1
+        rows = [dict(training=name, rep=r, epoch=e, d_final=d_final[e], d_step=d_step[e], d_init=d_init[e],
+                     share=share[e], loss=out["losses"][e - 1] if e > 0 else np.nan) for e in range(E + 1)]
+        D = float(d_final[0])
+        run = dict(training=name, rep=r, D=D, D_ntk=float(cosine_distance(Ks[0], K_inf)),
+                   freeze_rel=freeze_epoch(d_final, dc.freeze_frac * D),
+                   share0=float(share[0]), share=float(share[-1]), clean=out["clean"], robust=out["robust"],
+                   loss=float(out["losses"][-1]), D1=out["D1"])
+        dist = None
+        if r == 0:
+            F = Ks.reshape(len(Ks), -1)
+            G = F @ F.T
+            nrm = np.sqrt(np.diag(G))
+            dist = 1.0 - G / np.outer(nrm, nrm)
+    return dict(rows=rows, run=run, d_final=d_final, dist=dist)
 
 
 def dynamics_summary(runs: pd.DataFrame, column: str) -> tuple[float, float, int]:

@@ -26,7 +26,6 @@ from threadpoolctl import threadpool_limits
 
 from .. import activations, data, features, hermite, quadratic, regimes
 from ..book.executor import Task, run_tasks
-from ..book.progress import track
 from ..robustness import sobolev_seminorm
 from ..stats import loglog_slope
 from ..theory import regimes as T
@@ -331,10 +330,12 @@ def lazy(cfg: Config, seed: int) -> Lazy:
                 dict(e_sigma2=e_s2, e_dsigma2=e_ds2, V=fit.V, S2_star=fit.S2_star))
 
 
-def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
-    """Every task of the chapter's sweeps, in the order the notebook runs them (for ``rob plan``)."""
+def tasks(cfg: Config, seed: int, device: str = "cpu", link: LinkConfig | None = None) -> list[Task]:
+    """Every task of the chapter's sweeps, in the order the notebook runs them (for ``rob plan``); the
+    further sections use ``link`` (default: :func:`link_config` of ``cfg.scale``)."""
     return (closed_forms_tasks(cfg, seed) + nn_descent_tasks(cfg, seed, device) + nt_monte_carlo_tasks(cfg, seed)
-            + rf_wide_tasks(cfg, seed) + lazy_tasks(cfg, seed) + planted_teacher_tasks(cfg, seed, device))
+            + rf_wide_tasks(cfg, seed) + lazy_tasks(cfg, seed) + planted_teacher_tasks(cfg, seed, device)
+            + link_tasks(cfg, link or link_config(cfg.scale), seed))
 
 
 @dataclass(frozen=True)
@@ -548,7 +549,27 @@ def adversarial_link(cfg: Config, link: LinkConfig, seed: int) -> AdvLink:
     """Exact worst-case ℓ2 perturbations (:func:`rob.trust_region.worst_change`) of the NT predictors
     ``xᵀB̂x + c`` of replicate 0 of Figure 1 at ``adv_n`` fresh Gaussian points, against two-sided ℓ2
     PGD (:func:`rob.attacks.pgd_l2_regression`), the energy prediction ``r S`` and the deterministic
-    equivalent (:func:`rob.theory.regimes.worst_change_equivalent`)."""
+    equivalent (:func:`rob.theory.regimes.worst_change_equivalent`).  One task per ψ
+    (:func:`adversarial_link_tasks`), merged in ψ order."""
+    done = run_tasks(adversarial_link_tasks(cfg, link, seed), f"adversarial link (d={cfg.d})")
+    return AdvLink(pd.DataFrame([row for curves, _ in done for row in curves]),
+                   pd.DataFrame([row for _, plane in done for row in plane]))
+
+
+def _link_psis(cfg: Config, link: LinkConfig) -> list[float]:
+    """The ψ of the adversarial link: those of the tradeoff plane and of panel (a), sorted."""
+    return sorted(set(cfg.psis[::link.plane_every]) | set(link.adv_psis))
+
+
+def adversarial_link_tasks(cfg: Config, link: LinkConfig, seed: int) -> list[Task]:
+    """Tasks of :func:`adversarial_link`: one per ψ; every task rebuilds the same ``B``, ``W``
+    (stream ``(seed, closed, 0)``), test points (``(seed, adv, 0)``) and QR of the nested ``W``."""
+    return [Task(adversarial_link_psi, dict(cfg=cfg, link=link, seed=seed, psi=psi), ("adv", psi))
+            for psi in _link_psis(cfg, link)]
+
+
+def adversarial_link_psi(cfg: Config, link: LinkConfig, seed: int, psi: float) -> tuple[list[dict], list[dict]]:
+    """Task of :func:`adversarial_link`: the (curve rows, plane rows) of one ψ."""
     from .. import attacks, trust_region
 
     B, Wfull = draw_target_and_weights(cfg, seed, 0)
@@ -557,49 +578,47 @@ def adversarial_link(cfg: Config, link: LinkConfig, seed: int) -> AdvLink:
     S2_star = quadratic.dirichlet_energy(B)
     curves, plane = [], []
     plane_psis = cfg.psis[::link.plane_every]
-    psis = sorted(set(plane_psis) | set(link.adv_psis))
-    ms = [int(round(psi * d)) for psi in psis]
-    with threadpool_limits(limits=1, user_api="blas"):
-        U, _ = np.linalg.qr(Wfull[:min(max(ms), d)].T)           # nested W: one QR serves every width
-        for psi, m in track(list(zip(psis, ms)), desc=f"adversarial link (d={d})"):
-            Bh = B - regimes.remove_block(B, U[:, :min(m, d)])      # B̂ = B − QBQ (rob.regimes.nt_projection)
-            eig = np.linalg.eigh(Bh)
-            G = quadratic.grad(X, Bh)
-            eps = quadratic.normalised_measures(Bh, B)[0]
-            if psi in plane_psis:
-                rad = np.asarray(link.plane_radii) * np.sqrt(d)
-                V2 = trust_region.worst_change(Bh, G, rad, eig=eig, with_delta=False).value ** 2 / rad[:, None] ** 2
-                for rr, v in zip(link.plane_radii, V2 / S2_star):
-                    plane.append(dict(psi=psi, m=m, r_rel=rr, eps=eps, S2=1 - eps, sens=float(v.mean()),
-                                      sens_se=float(v.std(ddof=1) / np.sqrt(len(v)))))
-            if psi not in link.adv_psis:
-                continue
-            S = float(np.sqrt(quadratic.dirichlet_energy(Bh)))
-            Sn = float(np.sqrt(np.mean(np.sum(G * G, axis=1))))
-            op = float(np.max(np.abs(eig[0])))
-            f = lambda Z: quadratic.value(Z, Bh)
-            gf = lambda Z: quadratic.grad(Z, Bh)
-            f0 = f(X)
-            rad = np.asarray(link.adv_radii) * np.sqrt(d)
-            wcs = [trust_region.worst_change(Bh, G, rad[k:k + 4], eig=eig, with_delta=False)
-                   for k in range(0, len(rad), 4)]                   # chunks of radii bound the memory
-            values = np.concatenate([w.value for w in wcs])
-            kkts = np.concatenate([w.kkt.max(axis=1) for w in wcs])
-            hards = np.concatenate([w.hard.sum(axis=1) for w in wcs])
-            for rr, r, D, kk, hh in zip(link.adv_radii, rad, values, kkts, hards):
-                row = dict(psi=psi, m=m, r_rel=rr, r=r, eps=eps, S=S, S_n=Sn, opnorm=op,
-                           rms=float(np.sqrt(np.mean(D**2)) / r), mean=float(D.mean() / r),
-                           lo=Sn, hi=Sn + r * op, det=T.worst_change_equivalent(eig[0], r) / r,
-                           kkt=float(kk), hard=int(hh),
-                           pgd_rms=np.nan, pgd_min=np.nan, pgd_mean=np.nan, pgd_excess=np.nan)
-                if any(np.isclose(rr, p, rtol=1e-9) for p in link.pgd_radii):
-                    _, fmax, fmin = attacks.pgd_l2_regression(f, gf, X, f0, r, steps=link.pgd_steps)
-                    P = np.maximum(fmax - f0, f0 - fmin)
-                    ratio = P / D
-                    row.update(pgd_rms=float(np.sqrt(np.mean(P**2)) / r), pgd_min=float(ratio.min()),
-                               pgd_mean=float(ratio.mean()), pgd_excess=float(((P - D) / D).max()))
-                curves.append(row)
-    return AdvLink(pd.DataFrame(curves), pd.DataFrame(plane))
+    ms = [int(round(p * d)) for p in _link_psis(cfg, link)]
+    m = int(round(psi * d))
+    U, _ = np.linalg.qr(Wfull[:min(max(ms), d)].T)           # nested W: the same QR serves every width
+    Bh = B - regimes.remove_block(B, U[:, :min(m, d)])      # B̂ = B − QBQ (rob.regimes.nt_projection)
+    eig = np.linalg.eigh(Bh)
+    G = quadratic.grad(X, Bh)
+    eps = quadratic.normalised_measures(Bh, B)[0]
+    if psi in plane_psis:
+        rad = np.asarray(link.plane_radii) * np.sqrt(d)
+        V2 = trust_region.worst_change(Bh, G, rad, eig=eig, with_delta=False).value ** 2 / rad[:, None] ** 2
+        for rr, v in zip(link.plane_radii, V2 / S2_star):
+            plane.append(dict(psi=psi, m=m, r_rel=rr, eps=eps, S2=1 - eps, sens=float(v.mean()),
+                              sens_se=float(v.std(ddof=1) / np.sqrt(len(v)))))
+    if psi not in link.adv_psis:
+        return curves, plane
+    S = float(np.sqrt(quadratic.dirichlet_energy(Bh)))
+    Sn = float(np.sqrt(np.mean(np.sum(G * G, axis=1))))
+    op = float(np.max(np.abs(eig[0])))
+    f = lambda Z: quadratic.value(Z, Bh)
+    gf = lambda Z: quadratic.grad(Z, Bh)
+    f0 = f(X)
+    rad = np.asarray(link.adv_radii) * np.sqrt(d)
+    wcs = [trust_region.worst_change(Bh, G, rad[k:k + 4], eig=eig, with_delta=False)
+           for k in range(0, len(rad), 4)]                   # chunks of radii bound the memory
+    values = np.concatenate([w.value for w in wcs])
+    kkts = np.concatenate([w.kkt.max(axis=1) for w in wcs])
+    hards = np.concatenate([w.hard.sum(axis=1) for w in wcs])
+    for rr, r, D, kk, hh in zip(link.adv_radii, rad, values, kkts, hards):
+        row = dict(psi=psi, m=m, r_rel=rr, r=r, eps=eps, S=S, S_n=Sn, opnorm=op,
+                   rms=float(np.sqrt(np.mean(D**2)) / r), mean=float(D.mean() / r),
+                   lo=Sn, hi=Sn + r * op, det=T.worst_change_equivalent(eig[0], r) / r,
+                   kkt=float(kk), hard=int(hh),
+                   pgd_rms=np.nan, pgd_min=np.nan, pgd_mean=np.nan, pgd_excess=np.nan)
+        if any(np.isclose(rr, p, rtol=1e-9) for p in link.pgd_radii):
+            _, fmax, fmin = attacks.pgd_l2_regression(f, gf, X, f0, r, steps=link.pgd_steps)
+            P = np.maximum(fmax - f0, f0 - fmin)
+            ratio = P / D
+            row.update(pgd_rms=float(np.sqrt(np.mean(P**2)) / r), pgd_min=float(ratio.min()),
+                       pgd_mean=float(ratio.mean()), pgd_excess=float(((P - D) / D).max()))
+        curves.append(row)
+    return curves, plane
 
 
 def ridge_sweep(cfg: Config, link: LinkConfig, seed: int) -> pd.DataFrame:
@@ -610,23 +629,34 @@ def ridge_sweep(cfg: Config, link: LinkConfig, seed: int) -> pd.DataFrame:
     (:func:`rob.regimes.lazy_chaos_model`) and the exact quadratic-activation NT projection, all on the
     same ``(B, W)``.  One row per (m, rep); columns ``eps_*``, ``S2_*`` (normalised) for
     ``elu``, ``ridge``, ``chaos``, ``quad``."""
+    return pd.DataFrame(run_tasks(ridge_tasks(cfg, link, seed), f"equivalent ridge (ELU, d={link.ridge_d})"))
+
+
+def ridge_tasks(cfg: Config, link: LinkConfig, seed: int) -> list[Task]:
+    """Tasks of :func:`ridge_sweep`: one per (m, rep), stream ``(seed, ridge, 1000m + rep)``."""
+    return [Task(ridge_rep, dict(link=link, seed=seed, m=m, rep=rep), ("ridge", m, rep))
+            for m in link.ridge_ms for rep in range(link.ridge_reps)]
+
+
+def ridge_rep(link: LinkConfig, seed: int, m: int, rep: int) -> dict:
+    """Task of :func:`ridge_sweep`: the row of one (m, rep)."""
     elu = activations.get("elu")
     rc = regimes.ridge_constants(elu)
     d = link.ridge_d
-    rows = []
-    jobs = [(m, rep) for m in link.ridge_ms for rep in range(link.ridge_reps)]
-    with threadpool_limits(limits=1, user_api="blas"):
-        for m, rep in track(jobs, desc=f"equivalent ridge (ELU, d={d})"):
-            rng = _link_rng(seed, "ridge", 1000 * m + rep)
-            B = quadratic.goe_traceless(d, rng)
-            W = data.sphere(m, d, rng)
-            e, s = regimes.lazy_nt_measures(elu, W, B, link.ridge_n_factor * (1 + m * d), link.ridge_n_test, rng)
-            er, sr = regimes.equivalent_ridge(W, B, rc.kappa, rc.theta)
-            ec, sc = regimes.lazy_chaos_model(W, B, rc)
-            eq, sq = quadratic.normalised_measures(regimes.nt_projection(W, B), B)
-            rows.append(dict(m=m, psi=m / d, rep=rep, eps_elu=e, S2_elu=s, eps_ridge=er, S2_ridge=sr,
-                             eps_chaos=ec, S2_chaos=sc, eps_quad=eq, S2_quad=sq))
-    return pd.DataFrame(rows)
+    rng = _link_rng(seed, "ridge", 1000 * m + rep)
+    B = quadratic.goe_traceless(d, rng)
+    W = data.sphere(m, d, rng)
+    e, s = regimes.lazy_nt_measures(elu, W, B, link.ridge_n_factor * (1 + m * d), link.ridge_n_test, rng)
+    er, sr = regimes.equivalent_ridge(W, B, rc.kappa, rc.theta)
+    ec, sc = regimes.lazy_chaos_model(W, B, rc)
+    eq, sq = quadratic.normalised_measures(regimes.nt_projection(W, B), B)
+    return dict(m=m, psi=m / d, rep=rep, eps_elu=e, S2_elu=s, eps_ridge=er, S2_ridge=sr,
+                eps_chaos=ec, S2_chaos=sc, eps_quad=eq, S2_quad=sq)
+
+
+def link_tasks(cfg: Config, link: LinkConfig, seed: int) -> list[Task]:
+    """The tasks of the two further sections, in notebook order."""
+    return adversarial_link_tasks(cfg, link, seed) + ridge_tasks(cfg, link, seed)
 
 
 def record_link_checks(report, cfg: Config, link: LinkConfig, adv: AdvLink, ridge: pd.DataFrame) -> dict[str, float]:
