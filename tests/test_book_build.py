@@ -75,6 +75,25 @@ def test_status_page_lists_every_check(book):
         assert record["passed"]
 
 
+def test_status_page_says_how_it_was_built(book):
+    text = re.sub(r"<[^>]+>", "", page(book, "book/status"))  # the words, without the code spans
+    assert "at scale ci" in text and "Built with rob build --scale ci --seed 0" in text
+    sentence = re.search(r"Sweeps executed [^.]*\.", text)
+    assert sentence and "executor " in sentence.group(0) and "worker" in sentence.group(0), sentence
+
+
+def test_every_page_shows_the_edition_banner(book):
+    """The ci edition's banner on every page; a link to the paper edition only if its address was given."""
+    import os
+
+    paper = os.environ.get("ROB_EDITION_URL_PAPER", "").strip()
+    for doc in build.toc_files(ROOT / "_toc.yml"):
+        text = page(book, build._strip_suffix(doc))
+        banner = re.search(r'<aside class="bd-header-announcement".*?</aside>', text, re.S)
+        assert banner and "<strong>ci edition</strong>" in banner.group(0), doc
+        assert re.findall(r'href="([^"]+)"', banner.group(0)) == ([paper] if paper else []), doc
+
+
 def test_intro_cites_the_papers(book):
     text = page(book, "book/intro")
     for name in ["Dohmatob", "Bietti", "Hassani", "Tsilivis", "Zhang", "Frei", "Bubeck", "Bombari"]:

@@ -438,9 +438,24 @@ def _set_hide_solutions(config_path: Path) -> None:
     config_path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
+def build_command(scale: str, seed: int, executor_spec: str | None = None, student: bool = False) -> str:
+    """The ``rob build`` command line that makes a book of this scale, seed and executor
+    (``executor_spec`` as in ``$ROB_EXECUTOR``: ``serial``, ``local:N`` or a scheduler address)."""
+    words = ["rob", "build", "--scale", scale, "--seed", str(seed)]
+    spec = (executor_spec or "serial").strip()
+    if spec.startswith("local:"):
+        words += ["--workers", spec.split(":", 1)[1]]
+    elif spec not in ("", "serial"):
+        words += ["--scheduler", spec]
+    if student:
+        words.append("--student")
+    return " ".join(words)
+
+
 def status_markdown(records: list[dict[str, Any]], docs: dict[str, str], scale: str, seed: int,
-                    commit: str) -> str:
-    """The "Reproduction status" page: a summary and one table row per chapter and check."""
+                    commit: str, executor_spec: str | None = None, student: bool = False) -> str:
+    """The "Reproduction status" page: a summary (scale, seed, commit, the ``rob build`` command,
+    the executor and number of workers that ran the sweeps) and one table row per chapter and check."""
     n_checks = sum(len(r.get("checks", [])) for r in records)
     n_passed = sum(bool(c.get("passed")) for r in records for c in r.get("checks", []))
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -448,6 +463,7 @@ def status_markdown(records: list[dict[str, Any]], docs: dict[str, str], scale: 
         "# Reproduction status", "",
         f"**{n_passed} of {n_checks} checks passed** in {len(records)} chapter(s), "
         f"executed by `rob build` at scale `{scale}` with seed {seed}, commit `{commit}`, on {when}.", "",
+        f"Built with `{build_command(scale, seed, executor_spec, student)}`.", "",
         _execution_sentence(records), "",
         "Each row is one acceptance check of a chapter: the measured value, the target and the "
         "tolerance fixed in the chapter before it ran. The build stops if a check fails, so a "
@@ -484,8 +500,9 @@ def _execution_sentence(records: list[dict[str, Any]]) -> str:
                     for r in records})
     parts = []
     for kind, workers, address, device in kinds:
-        how = {"serial": "serially", "local": f"on a local Dask cluster of {workers} workers"}.get(
-            kind, f"on the Dask cluster at `{address}` ({workers} workers)")
+        how = {"serial": "serially in the kernel's process (executor `serial`, 1 worker)",
+               "local": f"on a local Dask cluster (executor `local`) of {workers} workers"}.get(
+            kind, f"on the Dask cluster at `{address}` (executor `scheduler`, {workers} workers)")
         parts.append(f"{how}, device `{device}`")
     return "Sweeps executed " + "; ".join(parts) + "." if parts else ""
 
@@ -506,8 +523,11 @@ class BuildResult:
 
 def build_book(root: Path, scale: str = "ci", seed: int = 0, no_cache: bool = False,
                student: bool = False, only: list[str] | None = None,
-               timeout: int | None = None) -> BuildResult:
+               timeout: int | None = None, edition_urls: dict[str, str] | None = None) -> BuildResult:
     """Stage, execute every chapter of ``_toc.yml``, write the status page, build the HTML.
+
+    Every page shows the banner of the ``scale`` edition, linking to the other edition when
+    ``edition_urls`` has its address (:mod:`rob.book.editions`).
 
     Raises :class:`ChapterFailed` on the first failing chapter (nothing is built then) and
     :class:`RuntimeError` when ``jupyter-book build`` fails.
@@ -531,6 +551,9 @@ def build_book(root: Path, scale: str = "ci", seed: int = 0, no_cache: bool = Fa
         _drop_from_toc(stage / "_toc.yml", {_strip_suffix(c.notebook) for c in in_toc if c not in selected})
     if student:
         _set_hide_solutions(stage / "_config.yml")
+    from .editions import set_banner
+
+    set_banner(stage / "_config.yml", scale, edition_urls or {})
     _kernel_env(root, no_cache)
 
     start = time.perf_counter()
@@ -567,7 +590,8 @@ def build_book(root: Path, scale: str = "ci", seed: int = 0, no_cache: bool = Fa
 
     docs = {c.name: "/" + _strip_suffix(c.notebook) for c in selected}
     (stage / STATUS_PAGE).write_text(status_markdown(
-        [{**r.record, "runtime_s": r.runtime_s} for r in results], docs, scale, seed, os.environ.get("ROB_GIT_COMMIT", "unknown")))
+        [{**r.record, "runtime_s": r.runtime_s} for r in results], docs, scale, seed, os.environ.get("ROB_GIT_COMMIT", "unknown"),
+        executor_spec=os.environ.get("ROB_EXECUTOR"), student=student))
 
     for stale in (build_dir / "html", build_dir / ".doctrees", build_dir / "jupyter_execute"):
         if stale.exists():

@@ -7,6 +7,7 @@
     rob status                                 the last run of each chapter and scale
     rob build [--student] [--scale ci] [--seed 0] [--no-cache] [--chapters a,b]
               [--workers N|auto | --scheduler ADDRESS]
+              [--edition-url-ci URL] [--edition-url-paper URL]
     rob student OUTDIR                         notebooks without solutions, for a course
     rob plan CHAPTER [--scale paper] [--workers N|auto] [--calibrate K]
                                                tasks, CPU time per kind, predicted wall time
@@ -186,11 +187,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     root = guards.find_root("build")
     guards.check_cache_dir()
     executor_option(args)
+    from .editions import EditionError, edition_urls
+
+    try:
+        urls = edition_urls(args.edition_url_ci, args.edition_url_paper)
+    except EditionError as exc:
+        raise UsageError(str(exc)) from None
     only = [name.strip() for name in args.chapters.split(",") if name.strip()] if args.chapters else None
     start = time.perf_counter()
     try:
         result = build.build_book(root, scale=args.scale, seed=args.seed, no_cache=args.no_cache,
-                                  student=args.student, only=only, timeout=args.timeout)
+                                  student=args.student, only=only, timeout=args.timeout, edition_urls=urls)
     except build.ChapterFailed as exc:
         print(f"rob build: FAILED, the book was not built: {exc}", file=sys.stderr)
         return 1
@@ -317,6 +324,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--chapters", metavar="A,B", help="only these chapters (the others leave the book)")
     p.add_argument("--timeout", type=int, metavar="S", help="per-cell time limit in seconds (0: none)")
     _add_executor_options(p)
+    p.add_argument("--edition-url-ci", metavar="URL",
+                   help="address of the published ci edition, linked from every page of the paper edition "
+                        "(default: $ROB_EDITION_URL_CI; none: no link)")
+    p.add_argument("--edition-url-paper", metavar="URL",
+                   help="address of the published paper edition, linked from every page of the ci edition "
+                        "(default: $ROB_EDITION_URL_PAPER; none: no link)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("plan", help="predict a chapter's sweep time on N workers",
