@@ -73,8 +73,9 @@ def kernel_solve(K: np.ndarray, Y: np.ndarray, gamma: float = 0.0) -> np.ndarray
     if not np.isfinite(np.sum(K)) and not np.isfinite(K).all():   # one read pass, no n×n mask
         raise ValueError("K has non-finite entries")
     Kt = torch.from_numpy(K)
-    if gamma > 0:
-        Kt = Kt + (n * gamma) * torch.eye(n, dtype=torch.float64)
+    if gamma > 0:  # one copy with the ridge on its diagonal (no n×n identity)
+        Kt = Kt.clone()
+        Kt.diagonal().add_(n * gamma)
     L, info = torch.linalg.cholesky_ex(Kt)
     if int(info) != 0:
         raise ValueError("the Gram matrix is not positive definite (Cholesky failed)")
