@@ -70,16 +70,32 @@ def two_layer_margin(X: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray,
 def pgd_l2(X: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray, v: np.ndarray, eps: float,
            steps: int = 50, step_frac: float = 0.1) -> np.ndarray:
     """ℓ2 PGD on ``y N(x + δ)`` (minimised), step ``step_frac·ε`` along the normalised gradient,
-    projection onto ``‖δ‖ ≤ ε``; returns the final margins ``y N(x + δ)`` (ties count as errors)."""
-    delta = np.zeros_like(X)
+    projection onto ``‖δ‖ ≤ ε``; returns the final margins ``y N(x + δ)`` (ties count as errors).
+
+    ``N(x) = vᵀ relu(Wx + b)``, so ``∇_x y N = y Wᵀ(v ⊙ 1[Wx + b > 0])``.  Computed in torch at the
+    inputs' dtype with in-place steps (no per-step temporaries beyond the two matrix products)."""
+    import torch
+
+    dt = np.result_type(X, W, b, v, np.float32)
+    Xt, Wt, bt, vt, yt = (torch.as_tensor(np.asarray(a, dtype=dt)) for a in (X, W, b, v, y))
+    yt = yt[:, None]
+    delta = torch.zeros_like(Xt)
+    P = torch.empty_like(Xt)
     for _ in range(steps):
-        H = (X + delta) @ W.T + b
-        g = ((H > 0) * v) @ W * y[:, None]  # ∇_x of y N
-        norm = np.linalg.norm(g, axis=1, keepdims=True)
-        delta = delta - step_frac * eps * g / np.where(norm > 0, norm, 1.0)
-        dn = np.linalg.norm(delta, axis=1, keepdims=True)
-        delta = delta * np.minimum(1.0, eps / np.where(dn > 0, dn, 1.0))
-    return y * (np.maximum((X + delta) @ W.T + b, 0.0) @ v)
+        torch.add(Xt, delta, out=P)
+        H = P @ Wt.T
+        H.add_(bt)
+        H = (H > 0).to(Xt.dtype).mul_(vt)
+        g = H @ Wt
+        g.mul_(yt)                                            # ∇_x of y N
+        norm = torch.linalg.vector_norm(g, dim=1, keepdim=True)
+        norm.masked_fill_(norm == 0, 1.0)
+        delta.addcdiv_(g, norm, value=-step_frac * eps)
+        dn = torch.linalg.vector_norm(delta, dim=1, keepdim=True)
+        dn.masked_fill_(dn == 0, 1.0)
+        delta.mul_(torch.clamp(eps / dn, max=1.0))
+    torch.add(Xt, delta, out=P)
+    return (yt[:, 0] * (torch.relu(P @ Wt.T + bt) @ vt)).numpy()
 
 
 def pgd_classification(W, a, X, y, eps: float, steps: int, norm: str = "linf", act: str = "softplus",
