@@ -38,9 +38,11 @@ class Spectrum:
 def eigh(K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric eigendecomposition ``K = V diag(λ) Vᵀ``, ascending, in float64.
 
-    LAPACK's divide-and-conquer ``syevd`` through scipy (``driver="evd"``): measured on the book's
-    2-core machines at n = 1198 (``benchmarks/run.py``), 0.14 s on two threads against 0.19 s for
-    torch's ``linalg.eigh`` and 0.18 s for numpy; on one thread the three are within 7 %."""
+    LAPACK's divide-and-conquer ``syevd`` through scipy (``driver="evd"``, OpenBLAS).  Measured on
+    the book's 2-core machines at n = 1198 (``benchmarks/run.py``, three quiet runs): on one thread
+    scipy, numpy and torch (MKL) are within 10 % of each other (torch 0.93-1.07x scipy); on two
+    threads the OpenBLAS ``syevd`` of scipy and numpy took 0.14-0.20 s and torch 0.18-0.21 s, with
+    run-to-run spread as large as the differences."""
     from scipy.linalg import eigh as _eigh
 
     K = np.asarray(K, dtype=float)
