@@ -52,7 +52,7 @@ CHAPTERS: dict[str, Chapter] = {
                     "clustered data but is flipped by one universal perturbation of norm ≈ √(d/k), "
                     "while a robust network with radius ≈ √d/2 exists",
             runtime={"ci": "about 20 s on 2 CPU cores",
-                     "paper": "about 10 min on 2 CPU cores (three d = 10000, m = 256 networks of 1000 steps)"},
+                     "paper": "about 7 min serially on 2 idle CPU cores, 5 min with --workers 2 (three d = 10000, m = 256 networks of 1000 steps bound it)"},
         ),
         Chapter(
             name="regimes",
