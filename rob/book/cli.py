@@ -279,7 +279,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.calibrate < 0:
         raise UsageError(f"--calibrate must be >= 0, got {args.calibrate}")
-    if chapter.name not in plan.TASKS:
+    if not plan.has_tasks(chapter.name):
         raise UsageError(f"chapter {chapter.name} has no task list for rob plan")
     result = plan.make_plan(chapter.name, args.scale, workers, args.seed, args.calibrate,
                             progress=lambda msg: print(f"rob plan: {msg}", file=sys.stderr, flush=True))

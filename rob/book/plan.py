@@ -28,51 +28,26 @@ from . import executor
 from .executor import Task
 
 
-def _regimes(scale: str, seed: int) -> list[Task]:
-    from ..experiments import regimes as M
+def _experiments(chapter: str):
+    import importlib
 
-    return M.tasks(M.config(scale), seed)
-
-
-def _adversarial_rf(scale: str, seed: int) -> list[Task]:
-    from ..experiments import adversarial_rf as M
-
-    return M.tasks(M.config(scale), seed)
+    try:
+        return importlib.import_module(f"rob.experiments.{chapter.replace('-', '_')}")
+    except ModuleNotFoundError:
+        return None
 
 
-def _implicit_bias(scale: str, seed: int) -> list[Task]:
-    from ..experiments import implicit_bias as M
-
-    return M.tasks(M.config(scale), seed)
-
-
-def _stability(scale: str, seed: int) -> list[Task]:
-    from ..experiments import stability as M
-
-    return M.tasks(M.config(scale), seed)
-
-
-def _memorization(scale: str, seed: int) -> list[Task]:
-    from ..experiments import memorization as M
-
-    return M.tasks(M.config(scale), seed)
-
-
-def _ntk_features(scale: str, seed: int) -> list[Task]:
-    from ..experiments import ntk_features as M
-
-    return M.tasks(M.config(scale), seed)
-
-
-#: chapter → its tasks at (scale, seed) with the notebook's default parameters, device cpu.
-TASKS: dict[str, Callable[[str, int], list[Task]]] = {
-    "regimes": _regimes, "adversarial-rf": _adversarial_rf, "implicit-bias": _implicit_bias,
-    "stability": _stability, "memorization": _memorization, "ntk-features": _ntk_features,
-}
+def has_tasks(chapter: str) -> bool:
+    """Whether ``rob.experiments.<chapter>`` lists its sweeps' tasks (``tasks`` and ``config``)."""
+    module = _experiments(chapter)
+    return module is not None and hasattr(module, "tasks") and hasattr(module, "config")
 
 
 def chapter_tasks(chapter: str, scale: str, seed: int = 0) -> list[Task]:
-    return TASKS[chapter](scale, seed)
+    """Every task of ``chapter``'s sweeps at (``scale``, ``seed``) with the notebook's default
+    parameters, device cpu: ``rob.experiments.<chapter>.tasks(config(scale), seed)``."""
+    module = _experiments(chapter)
+    return module.tasks(module.config(scale), seed)
 
 
 def recorded_times() -> dict[str, list[float]]:
