@@ -1,13 +1,16 @@
-"""Serial against N Dask workers for a chapter's sweep tasks, timed in the same run.
+"""Serial against N Dask workers for chapters' sweep tasks, timed in the same run.
 
-Run:  .venv/bin/python benchmarks/bench_executor.py regimes --scale ci --workers 2 [--kinds lazy_fit,rf_wide_rep]
+Run:  .venv/bin/python benchmarks/bench_executor.py regimes [stability ...] --scale paper --workers 2
+                       [--kinds lazy_fit,rf_wide_rep] [--every K] [--json FILE]
 
-Runs the chapter's tasks (all, or those of the given kinds) once serially in this process and once
-on a LocalCluster of N single-threaded worker processes on 127.0.0.1 (cluster start-up timed
-separately, and one warm-up round-trip so that worker imports are not counted), without the cache,
-checks that the results are identical, and prints the wall times, the speed-up and what
-``rob plan`` predicted from the serial task times.  Not a test: timings depend on the machine and
-on what else runs on it.
+For each chapter, runs its tasks (all; or those of the given kinds; or every K-th task of each
+sweep, a representative sample that keeps the mix of kinds) once serially in this process and once
+on a LocalCluster of N single-threaded worker processes on 127.0.0.1, each sweep (one
+``run_tasks`` call of the notebook: one ``batch``, else consecutive tasks of one kind) waiting for
+the previous one as in the notebook.  Cluster start-up is timed separately (with one warm-up
+round-trip, so that worker imports are not counted); the cache is not used.  Checks that the
+results are identical, and prints the wall times, the speed-up and what ``rob plan`` predicted
+from the serial task times.  Not a test: timings depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -49,23 +52,30 @@ def _warm(module: str) -> None:
     importlib.import_module(module)
 
 
-def main(argv: list[str] | None = None) -> int:
+def sweeps(tasks: list) -> list[list]:
+    """The tasks split as the notebook submits them (consecutive tasks of one batch, else kind)."""
+    out: list[list] = []
+    for t in tasks:
+        if out and (out[-1][0].batch or out[-1][0].name) == (t.batch or t.name):
+            out[-1].append(t)
+        else:
+            out.append([t])
+    return out
+
+
+def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: int) -> dict:
     from rob.book import executor as E
     from rob.book import plan
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("chapter", choices=sorted(plan.TASKS))
-    ap.add_argument("--scale", default="ci")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", default="2")
-    ap.add_argument("--kinds", default="", help="comma-separated task kinds (default: all)")
-    args = ap.parse_args(argv)
-    workers = E.parse_workers(args.workers)
-    tasks = plan.chapter_tasks(args.chapter, args.scale, args.seed)
-    if args.kinds:
-        keep = set(args.kinds.split(","))
+    tasks = plan.chapter_tasks(chapter, scale, seed)
+    if kinds:
+        keep = set(kinds.split(","))
         tasks = [t for t in tasks if t.name in keep]
-    print(f"{args.chapter} ({args.scale}): {len(tasks)} tasks of kinds {sorted({t.name for t in tasks})}", flush=True)
+    if every > 1:
+        tasks = [t for sw in sweeps(tasks) for t in sw[::every]]
+    groups = sweeps(tasks)
+    print(f"{chapter} ({scale}): {len(tasks)} tasks in {len(groups)} sweep(s), kinds "
+          f"{sorted({t.name for t in tasks})}", flush=True)
 
     t0 = time.perf_counter()
     serial, seconds = [], []
@@ -81,18 +91,47 @@ def main(argv: list[str] | None = None) -> int:
     client.run(_warm, tasks[0].fn.__module__)  # worker imports, not counted
     t_start = time.perf_counter() - t0
     t0 = time.perf_counter()
-    parallel = E.run_tasks(tasks, args.chapter, ex, use_cache=False)
+    parallel = [v for g in groups for v in E.run_tasks(g, chapter, ex, use_cache=False)]
     t_parallel = time.perf_counter() - t0
     E.shutdown()
 
     same = identical(serial, parallel)
-    p = plan.Plan(args.chapter, args.scale, workers, tasks, list(seconds), ["recorded"] * len(tasks))
-    print(f"serial: {t_serial:.1f} s (task CPU {sum(seconds):.1f} s)")
-    print(f"{workers} workers: {t_parallel:.1f} s (+ {t_start:.1f} s cluster start and imports)")
-    print(f"speed-up {t_serial / t_parallel:.2f}x; rob plan from the serial task times: {p.wall_s:.1f} s "
+    p = plan.Plan(chapter, scale, workers, tasks, list(seconds), ["recorded"] * len(tasks))
+    print(f"  serial: {t_serial:.1f} s (task CPU {sum(seconds):.1f} s)")
+    print(f"  {workers} workers: {t_parallel:.1f} s (+ {t_start:.1f} s cluster start and imports)")
+    print(f"  speed-up {t_serial / t_parallel:.2f}x; rob plan from the serial task times: {p.wall_s:.1f} s "
           f"({(t_parallel / p.wall_s - 1) * 100:+.0f} % measured against predicted)")
-    print(f"results identical: {same}")
-    return 0 if same else 1
+    print(f"  results identical: {same}", flush=True)
+    return dict(chapter=chapter, scale=scale, workers=workers, tasks=len(tasks), kinds=kinds, every=every,
+                serial_s=t_serial, parallel_s=t_parallel, start_s=t_start, task_cpu_s=sum(seconds),
+                plan_s=p.wall_s, speedup=t_serial / t_parallel, identical=same)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import json
+
+    from rob.book import executor as E
+    from rob.book import plan
+    from rob.book.chapters import CHAPTERS
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("chapters", nargs="+", choices=[c for c in CHAPTERS if plan.has_tasks(c)])
+    ap.add_argument("--scale", default="ci")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", default="2")
+    ap.add_argument("--kinds", default="", help="comma-separated task kinds (default: all)")
+    ap.add_argument("--every", type=int, default=1, help="every K-th task of each sweep (default: all)")
+    ap.add_argument("--json", default="", help="append one JSON line per chapter to this file")
+    args = ap.parse_args(argv)
+    workers = E.parse_workers(args.workers)
+    ok = True
+    for ch in args.chapters:
+        row = bench(ch, args.scale, args.seed, workers, args.kinds, args.every)
+        ok &= row["identical"]
+        if args.json:
+            with open(args.json, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -226,3 +226,20 @@ def test_plan_from_recorded_times(tmp_path, monkeypatch, capsys):
     assert cli.main(["plan", "regimes", "--scale", "ci", "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "58 tasks" in out and "predicted wall time on 2 worker(s) 58.5 s" in out
+
+
+def test_plan_schedules_one_batch_together(tmp_path, monkeypatch):
+    """implicit-bias submits its headline networks and both sweeps in one ``run_tasks`` call
+    (``batch="networks"``): the plan must schedule them as one sweep, not three in a row."""
+    from rob.book import plan
+
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ROB_NO_CACHE", raising=False)
+    tasks = plan.chapter_tasks("implicit-bias", "ci")
+    assert len(tasks) == 10 and {t.batch for t in tasks} == {"networks"}
+    rows = [dict(id=t.plan_id(), kind=t.name, seconds=10.0 if t.name == "headline" else 1.0) for t in tasks]
+    (tmp_path / "task-times.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    p = plan.make_plan("implicit-bias", "ci", 2)
+    assert [s["kind"] for s in p.sweeps()] == ["networks"]
+    assert p.wall_s == 10.0  # {headline}, {9 sweep networks}; three sweeps in a row would give 10 + 3 + 2
+    assert p.sweeps()[0]["bound"] == "headline[headline, 0]"

@@ -65,12 +65,16 @@ class Task:
     processes by reference); ``kwargs`` hold everything the task needs, including the seed from
     which it derives its random stream.  ``key`` is a short tuple naming the task within its sweep
     (``("gd", 0.5)``); ``kind`` groups tasks of similar cost for ``rob plan`` (default: the
-    function's name)."""
+    function's name); ``batch`` names the ``run_tasks`` call that submits the task when one call
+    submits tasks of several kinds together (default: one call per run of consecutive tasks of a
+    kind), so that ``rob plan`` schedules them together as the executor does.  Neither enters the
+    cache key."""
 
     fn: Callable[..., Any]
     kwargs: dict[str, Any]
     key: tuple
     kind: str = ""
+    batch: str = ""
 
     @property
     def name(self) -> str:

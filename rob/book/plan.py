@@ -99,10 +99,11 @@ class Plan:
         return list(rows.values())
 
     def sweeps(self) -> list[dict[str, Any]]:
-        """Per sweep (consecutive tasks of one kind): makespan on ``workers`` and its bounding task."""
+        """Per sweep (one ``run_tasks`` call: consecutive tasks of one ``batch``, else of one kind):
+        makespan on ``workers`` and its bounding task."""
         groups: list[list[int]] = []
         for i, t in enumerate(self.tasks):
-            if groups and self.tasks[groups[-1][0]].name == t.name:
+            if groups and (self.tasks[groups[-1][0]].batch or self.tasks[groups[-1][0]].name) == (t.batch or t.name):
                 groups[-1].append(i)
             else:
                 groups.append([i])
@@ -110,7 +111,8 @@ class Plan:
         for g in groups:
             d = [self.estimate[i] or 0.0 for i in g]
             span, last = lpt(d, self.workers)
-            out.append(dict(kind=self.tasks[g[0]].name, tasks=len(g), makespan_s=span,
+            first = self.tasks[g[0]]
+            out.append(dict(kind=first.batch or first.name, tasks=len(g), makespan_s=span,
                             bound=self.tasks[g[last]].label() if last >= 0 else "-",
                             bound_s=d[last] if last >= 0 else 0.0))
         return out

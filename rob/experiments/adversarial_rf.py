@@ -76,7 +76,7 @@ def config(scale: str) -> Config:
         grid = (0.25, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 10.0, 14.0, 20.0)
         return Config("paper", d=200, tau2=0.1, psi2s=(0.5, 1.0, 2.0), eps=(0.05, 0.1, 0.2, 0.3, 0.5),
                       psi1_sim=grid, trials=16, theory_psi1=_geom(0.05, 1000, 120), pgd_instances=5,
-                      pgd_n_test=1000, pgd_psi1=(0.5, 1.0, 2.5, 6.0, 10.0, 20.0), bias=0.03, eigh_threads=2)
+                      pgd_n_test=2000, pgd_psi1=grid, bias=0.03, eigh_threads=2)
     raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
 
 
@@ -364,6 +364,8 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float]:
         "arf-ratio-max": float(max(r_ar.max(), r_sr.max(), r_t.max())),
         "arf-rel-mn": float(interp.rel_mn.max()),
         "arf-pgd-rel": float((np.abs(P.AR_pgd - P.AR_lin) / P.AR_lin).max()),
+        "arf-pgd-models": float(len(P)), "arf-pgd-instances": float(P.rep.nunique()),
+        "arf-pgd-psi1": float(P.psi1.nunique()), "arf-pgd-points": float(cfg.pgd_n_test),
         "arf-grad-rel": float((np.abs(P.grad_mean - P.t) / P.t).max()),
         "arf-grad-spread": float((P.grad_sd / P.grad_mean).mean()),
         "arf-cross-grad": float(cc.grad.max()), "arf-trials": float(cfg.trials), "arf-d": float(cfg.d),

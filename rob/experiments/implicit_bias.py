@@ -185,8 +185,9 @@ def sweep_tasks(specs: tuple[RunSpec, ...], seed: int, panel: str, reps: int = 1
 
 def tasks(cfg: Config, seed: int) -> list[Task]:
     """Every task of the chapter (for ``rob plan``)."""
-    return (headline_tasks(cfg, seed) + sweep_tasks(cfg.sweep_d, seed, "d", cfg.reps)
-            + sweep_tasks(cfg.sweep_k, seed, "k", cfg.reps))
+    every = (headline_tasks(cfg, seed) + sweep_tasks(cfg.sweep_d, seed, "d", cfg.reps)
+             + sweep_tasks(cfg.sweep_k, seed, "k", cfg.reps))
+    return [replace(t, batch="networks") for t in every]  # :func:`compute` submits them together
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,15 @@ class Results:
     headline: list[Run]
     sweep_d: pd.DataFrame
     sweep_k: pd.DataFrame
+
+
+def compute(cfg: Config, seed: int) -> Results:
+    """The headline runs and both sweeps, submitted as one list of tasks (:func:`tasks`) so that
+    N workers share out all of them at once, then split back in task order."""
+    out = run_tasks(tasks(cfg, seed), f"networks (headline d={cfg.headline.d}, k={cfg.headline.k}; sweeps)")
+    nh, nd = cfg.reps, len(cfg.sweep_d) * cfg.reps
+    return Results(out[:nh], pd.DataFrame([r.summary for r in out[nh:nh + nd]]),
+                   pd.DataFrame([r.summary for r in out[nh + nd:]]))
 
 
 def acc_at(curve: pd.DataFrame, c: float) -> float:
@@ -273,5 +283,5 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float | str]:
     return {name: (float(v) if not isinstance(v, str) else v) for name, v in quote.items()}
 
 
-__all__ = ["Config", "RunSpec", "Run", "Results", "config", "run", "headline", "sweep", "record_checks",
+__all__ = ["Config", "RunSpec", "Run", "Results", "config", "run", "headline", "sweep", "compute", "record_checks",
            "loglog_slope", "acc_at", "replace"]
