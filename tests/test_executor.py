@@ -243,3 +243,23 @@ def test_plan_schedules_one_batch_together(tmp_path, monkeypatch):
     assert [s["kind"] for s in p.sweeps()] == ["networks"]
     assert p.wall_s == 10.0  # {headline}, {9 sweep networks}; three sweeps in a row would give 10 + 3 + 2
     assert p.sweeps()[0]["bound"] == "headline[headline, 0]"
+
+
+def test_scheduler_probe_needs_a_dask_scheduler(capsys, monkeypatch, dask_local2):
+    """A TCP port on which something other than a Dask scheduler listens (here: a socket that
+    accepts connections and never answers) is refused with one line and exit 2 within seconds;
+    a real scheduler passes and reports its workers."""
+    import socket
+
+    monkeypatch.delenv("ROB_SCHEDULER", raising=False)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        start = time.perf_counter()
+        assert cli.main(["run", "regimes", "--scheduler", address]) == 2
+        assert time.perf_counter() - start < 8
+    err = capsys.readouterr().err.strip()
+    assert "is not a Dask scheduler" in err and len(err.splitlines()) == 1
+    real = E.client_for(dask_local2).scheduler.address
+    assert E.check_reachable(real)["type"] == "Scheduler" and E.check_reachable(real)["n_workers"] == 2

@@ -87,7 +87,9 @@ def executor_option(args: argparse.Namespace) -> str:
             source = "--scheduler" if args.scheduler is not None else "ROB_SCHEDULER"
             raise UsageError(f"give either --workers or {source}, not both")
         if scheduler:
-            executor.check_reachable(scheduler)
+            if not executor.check_reachable(scheduler).get("n_workers"):
+                print(f"rob: note: the scheduler at {scheduler.strip()} has no workers yet; the tasks wait "
+                      "until workers join it", file=sys.stderr)
             spec = executor.Executor("scheduler", 0, scheduler.strip()).spec()
         elif args.workers is not None:
             spec = executor.Executor("local", executor.parse_workers(args.workers)).spec()

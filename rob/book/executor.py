@@ -174,15 +174,54 @@ def parse_address(address: str) -> tuple[str, int]:
     return match.group(2).strip("[]"), port
 
 
-def check_reachable(address: str, timeout: float = 3.0) -> None:
-    """Open (and close) a TCP connection to the scheduler; :class:`ExecutorError` if none within
-    ``timeout`` seconds.  Nothing is computed before this passes."""
+def check_reachable(address: str, timeout: float = 3.0) -> dict:
+    """Open (and close) a TCP connection to the scheduler, then ask it who it is (Dask's
+    ``identity`` call); :class:`ExecutorError` if nothing listens there, or if what listens does
+    not answer as a Dask scheduler within ``timeout`` seconds.  Returns the scheduler's identity
+    (``n_workers``, …).  Nothing is computed before this passes."""
     host, port = parse_address(address)
     try:
         with socket.create_connection((host, port), timeout=timeout):
             pass
     except OSError as exc:
         raise ExecutorError(f"no Dask scheduler reachable at {address} ({exc.strerror or exc})") from None
+    reply = _identity(address, timeout)
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        what = f"it answered {reply.get('type')!r}" if isinstance(reply, dict) else "it did not answer as one"
+        raise ExecutorError(f"{address} accepts TCP connections but is not a Dask scheduler ({what} "
+                            f"within {timeout:g} s)")
+    return reply
+
+
+def _identity(address: str, timeout: float) -> object:
+    """Dask's ``identity`` reply of the server at ``address``, or None.  Runs in a daemon thread
+    joined for at most ``timeout`` seconds, so that a server that accepts the connection and then
+    stays silent cannot hold the command."""
+    import asyncio
+    import threading
+
+    async def ask():
+        from distributed.comm import connect
+
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    out: list = [None]
+
+    def target() -> None:
+        try:
+            out[0] = asyncio.run(ask())
+        except Exception:  # noqa: BLE001 - any failure means: not a scheduler we can use
+            out[0] = None
+
+    thread = threading.Thread(target=target, name="rob-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return out[0]
 
 
 def parse(text: str | None) -> Executor:
