@@ -262,3 +262,18 @@ def test_panel_letters_once_in_reading_order(repo_root, notebook, label):
     # The caption describes every panel, first mentioned in reading order (a later "(b) and (c)" may refer back).
     first = list(dict.fromkeys(_letters([caption])))
     assert first == expected, f"caption letters, first mentions: {first}"
+
+
+def test_build_of_some_chapters_has_no_dangling_links(tmp_path):
+    """``rob build --chapters X`` drops the other chapters from the staged book; the intro's links
+    to them become their titles, so that the ``-W`` build has no unknown document."""
+    from rob.book import build
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "intro.md").write_text(
+        "See {doc}`../notebooks/regimes` and {doc}`the last one <../notebooks/implicit-bias>`, "
+        "and {doc}`status`.\n", encoding="utf-8")
+    build._unlink_dropped(tmp_path, {"notebooks/regimes", "notebooks/implicit-bias"})
+    text = (tmp_path / "book" / "intro.md").read_text(encoding="utf-8")
+    assert text == ("See *Robustness across learning regimes* (not in this build) and "
+                    "*the last one* (not in this build), and {doc}`status`.\n")

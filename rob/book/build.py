@@ -21,6 +21,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -432,6 +433,31 @@ def _drop_from_toc(toc_path: Path, drop: set[str]) -> None:
     toc_path.write_text(yaml.safe_dump(prune(data), sort_keys=False))
 
 
+_DOC_ROLE = re.compile(r"\{doc\}`(?:([^`<]*?)\s*<)?([^`<>]+)>?`")
+
+
+def _unlink_dropped(stage: Path, drop: set[str]) -> None:
+    """In the staged Markdown pages, replace each ``{doc}`` link to a left-out document (``drop``:
+    paths relative to the book root, without suffix) by the chapter's title in italics, so that a
+    build of some chapters (``--chapters``) has no dangling reference."""
+    titles = {_strip_suffix(c.notebook): c.title for c in chapters.CHAPTERS.values()}
+    for page in stage.rglob("*.md"):
+        if "_build" in page.relative_to(stage).parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+
+        def plain(m: re.Match) -> str:
+            target = os.path.normpath(os.path.join(os.path.relpath(page.parent, stage), m.group(2).strip()))
+            target = _strip_suffix(target.replace(os.sep, "/"))
+            if target not in drop:
+                return m.group(0)
+            return f"*{(m.group(1) or '').strip() or titles.get(target, target)}* (not in this build)"
+
+        new = _DOC_ROLE.sub(plain, text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+
+
 def _set_hide_solutions(config_path: Path) -> None:
     data = yaml.safe_load(config_path.read_text())
     data.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
@@ -548,7 +574,9 @@ def build_book(root: Path, scale: str = "ci", seed: int = 0, no_cache: bool = Fa
 
     stage_sources(root, stage)
     if only:
-        _drop_from_toc(stage / "_toc.yml", {_strip_suffix(c.notebook) for c in in_toc if c not in selected})
+        dropped = {_strip_suffix(c.notebook) for c in in_toc if c not in selected}
+        _drop_from_toc(stage / "_toc.yml", dropped)
+        _unlink_dropped(stage, dropped)
     if student:
         _set_hide_solutions(stage / "_config.yml")
     from .editions import set_banner
