@@ -64,7 +64,7 @@ def test_one_submission_equals_the_parts_and_the_monte_carlo_is_chunked(monkeypa
     assert S.res.mc == M.nt_monte_carlo(cfg, 3) and S.res.mc["n_test"] == 2500
     tasks = M.tasks(cfg, 3, link=link)
     assert [t.key for t in tasks if t.key[0] == "mc"] == [("mc", 0), ("mc", 1), ("mc", 2)]
-    assert tasks[0].key == ("gd", 1.0) and len({t.key for t in tasks}) == len(tasks)
+    assert tasks[0].key == ("gd", 1.0) and tasks[2].key == ("ridge", 3, 0) and len({t.key for t in tasks}) == len(tasks)
     chunks = [M.nt_monte_carlo_chunk(cfg, 3, k) for k in range(3)]
     assert [len(c["err"]) for c in chunks] == M.mc_chunks(cfg) == [1000, 1000, 500]
     assert not np.allclose(chunks[0]["err"][:500], chunks[2]["err"])  # every chunk has its own points
