@@ -209,8 +209,8 @@ def test_plan_from_recorded_times(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("ROB_NO_CACHE", raising=False)
     tasks = plan.chapter_tasks("regimes", "ci")
-    assert [t.label() for t in tasks] == [t.label() for t in M.tasks(CFG, 0)] and len(tasks) == 58
-    seconds = {"closed_forms_rep": 1.0, "nn_descent_width": 10.0, "nt_monte_carlo_run": 2.0, "rf_wide_rep": 1.0,
+    assert [t.label() for t in tasks] == [t.label() for t in M.tasks(CFG, 0)] and len(tasks) == 62
+    seconds = {"closed_forms_rep": 1.0, "nn_descent_width": 10.0, "nt_monte_carlo_chunk": 2.0, "rf_wide_rep": 1.0,
                "lazy_fit": 4.0, "planted_teacher_rep": 0.5, "planted_teacher_descent": 3.0,
                "adversarial_link_psi": 0.5, "ridge_rep": 1.0}
     # every task recorded, except the second gd width (estimated from its kind)
@@ -220,12 +220,13 @@ def test_plan_from_recorded_times(tmp_path, monkeypatch, capsys):
     p = plan.make_plan("regimes", "ci", 2)
     assert p.complete and p.source.count("kind") == 1
     assert p.estimate[[t.key for t in tasks].index(("gd", 0.5))] == 15.0  # mean of 10 and 20
-    gd = next(s for s in p.sweeps() if s["kind"] == "nn_descent_width")
-    assert gd["makespan_s"] == 25.0 and gd["bound"] == "nn_descent_width[gd, 0.25]"  # last on the busier worker
-    assert p.wall_s == pytest.approx(3 + 25 + 2 + 3 + 8 + 1.5 + 3 + 4 + 9)
+    # the chapter submits all its sweeps at once (batch "sweeps"): one longest-first schedule of
+    # 112.5 s of tasks, as even as the 0.5 s tasks allow (a barrier after each kind would give 62.5 s)
+    assert [(s["kind"], s["tasks"]) for s in p.sweeps()] == [("sweeps", 62)]
+    assert p.cpu_s == pytest.approx(112.5) and p.wall_s == pytest.approx(56.5)
     assert cli.main(["plan", "regimes", "--scale", "ci", "--workers", "2"]) == 0
     out = capsys.readouterr().out
-    assert "58 tasks" in out and "predicted wall time on 2 worker(s) 58.5 s" in out
+    assert "62 tasks" in out and "predicted wall time on 2 worker(s) 56.5 s" in out
 
 
 def test_plan_schedules_one_batch_together(tmp_path, monkeypatch):

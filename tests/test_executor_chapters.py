@@ -85,7 +85,11 @@ def _later_sweeps(chapter: str):
     cfg = R.replace(R.config("ci"), psis=(0.25, 0.5, 1.0))
     link = dataclasses.replace(R.link_config("ci"), adv_psis=(0.5,), adv_n=200, ridge_ms=(2, 5), ridge_reps=2,
                                ridge_n_test=2000)
-    return R.adversarial_link(cfg, link, 0), R.ridge_sweep(cfg, link, 0)
+    # the whole chapter in one submission (every task kind, the Monte Carlo in 3 chunks), on a tiny config
+    tiny = R.replace(cfg, d=30, reps=2, gd_d=20, gd_psis=(0.5, 1.0), gd_steps=500, mc_n_test=2500, mc_chunk=1000,
+                     rf_d=8, rf_reps=2, planted_d=30, lazy_d=6, lazy_m=3, lazy_reps=2, J=50, lazy_n_test=2000)
+    tiny_link = dataclasses.replace(link, adv_psis=(0.5, 1.0), adv_n=50, ridge_ms=(2,), ridge_reps=2, ridge_n_test=500)
+    return R.adversarial_link(cfg, link, 0), R.ridge_sweep(cfg, link, 0), R.sweeps(tiny, tiny_link, 0)
 
 
 @pytest.mark.parametrize("chapter", ["memorization", "ntk-features", "regimes"])

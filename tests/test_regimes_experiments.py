@@ -42,6 +42,38 @@ def test_small_runs_are_deterministic():
     assert P[P.regime == "NN-GD"].eps.max() < 1e-10 and P[(P.regime == "NN") & (P.m >= 5)].eps.max() < 1e-20
 
 
+def test_one_submission_equals_the_parts_and_the_monte_carlo_is_chunked(monkeypatch):
+    """M.sweeps (every task in one run_tasks call, long ones first) returns exactly what the per-part
+    functions return; the Monte Carlo runs as one task per chunk (the last one the remainder), each
+    with its own stream, and merges all points."""
+    monkeypatch.setenv("ROB_NO_CACHE", "1")
+    cfg = M.replace(_small(), gd_psis=(0.5, 1.0), gd_steps=500, mc_n_test=2500, mc_chunk=1000)
+    link = M.replace(M.link_config("ci"), adv_psis=(0.5,), adv_n=50, ridge_ms=(2, 3), ridge_reps=1, ridge_n_test=500)
+    S = M.sweeps(cfg, link, 3)
+    for name, part in (("closed", M.closed_forms(cfg, 3)), ("gd", M.nn_descent(cfg, 3)), ("rf", M.rf_wide(cfg, 3)),
+                       ("planted", M.planted_teacher(cfg, 3))):
+        pd.testing.assert_frame_equal(getattr(S.res, name), part, check_exact=True)
+    assert list(S.res.gd.psi) == [0.5, 1.0]
+    lz = M.lazy(cfg, 3)
+    for name in ("fits", "alpha", "init"):
+        pd.testing.assert_frame_equal(getattr(S.res.lazy, name), getattr(lz, name), check_exact=True)
+    adv = M.adversarial_link(cfg, link, 3)
+    pd.testing.assert_frame_equal(S.adv.curves, adv.curves, check_exact=True)
+    pd.testing.assert_frame_equal(S.adv.plane, adv.plane, check_exact=True)
+    pd.testing.assert_frame_equal(S.ridge, M.ridge_sweep(cfg, link, 3), check_exact=True)
+    assert S.res.mc == M.nt_monte_carlo(cfg, 3) and S.res.mc["n_test"] == 2500
+    tasks = M.tasks(cfg, 3, link=link)
+    assert [t.key for t in tasks if t.key[0] == "mc"] == [("mc", 0), ("mc", 1), ("mc", 2)]
+    assert tasks[0].key == ("gd", 1.0) and tasks[2].key == ("ridge", 3, 0) and len({t.key for t in tasks}) == len(tasks)
+    chunks = [M.nt_monte_carlo_chunk(cfg, 3, k) for k in range(3)]
+    assert [len(c["err"]) for c in chunks] == M.mc_chunks(cfg) == [1000, 1000, 500]
+    assert not np.allclose(chunks[0]["err"][:500], chunks[2]["err"])  # every chunk has its own points
+    mc = M.nt_monte_carlo_merge(cfg, chunks)
+    err = np.concatenate([c["err"] for c in chunks])
+    assert mc["eps_mc"] == pytest.approx(err.mean() / chunks[0]["V"], rel=1e-14)
+    assert abs(mc["eps_mc"] - mc["eps_cf"]) < 5 * mc["eps_se"] and abs(mc["S2_mc"] - mc["S2_cf"]) < 5 * mc["S2_se"]
+
+
 # -- synthetic results --------------------------------------------------------------------------
 
 def _ideal(cfg):

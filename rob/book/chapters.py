@@ -65,10 +65,14 @@ CHAPTERS: dict[str, Chapter] = {
                     "of scale α adds an excess ∝ α² to both in lazy training",
             runtime={"ci": "about 30 s on 2 CPU cores (25 s of CPU, 10 s of it the adversarial link and the "
                            "equivalent ridge; 1.5-2 min on a loaded machine)",
-                     "paper": "about 14 min on 2 idle CPU cores (11-12 min of CPU, mostly the d = 1000 closed forms "
-                              "and the d = 300 gradient descent; 3.5 min of CPU for the adversarial link at d = 1000 "
-                              "and the equivalent ridge at d = 40); 24 min measured on a shared, loaded machine "
-                              "before those two sections were added"},
+                     "paper": "about 14 min serially on 2 idle CPU cores (11-12 min of CPU, mostly the d = 1000 closed "
+                              "forms, the lazy ELU least squares and the d = 300 gradient descent; 3.5 min of CPU for "
+                              "the adversarial link at d = 1000 and the equivalent ridge at d = 40); 24 min measured on "
+                              "a shared, loaded machine before those two sections were added. All 91 tasks go in one "
+                              "submission, longest first (the largest, gradient descent at ψ = 1, is under a tenth of "
+                              "the total), and the kernel computes under 2 s outside them (about 20 s with imports "
+                              "and figures), so `--workers 2` should take about half: rob plan predicts 1.98x from "
+                              "task times measured on a loaded machine (not yet measured end to end)"},
             bounds={"J": (20, 5000)},
         ),
         Chapter(
