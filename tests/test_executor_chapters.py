@@ -52,6 +52,9 @@ def _subsets() -> dict[str, list[E.Task]]:
     st = S.replace(st, tsweep=(small,), nsweep=(S.replace(small, n=400),))
     mem = Me.config("ci")
     ntk = N.replace(N.config("ci"), widths=(16, 64), reps=1, T=50)
+    # the kernel part on a small split: every kind of kernel task (2 feature chunks, ε grid with noise, PGD, filters)
+    ntk_k = N.replace(N.config("ci"), n_train=80, n_feat=40, eps_grid=(0.0, 0.15), pgd_eps=(0.15,), noise_draws=2,
+                      T_grid=(10, float("inf")), topk=(5,), n1_width=2 ** 8, T=50)
     return {
         "adversarial-rf": A.simulate_tasks(arf, 0),
         "implicit-bias": I.sweep_tasks(ib.sweep_d[:2], 0, "d"),
@@ -59,7 +62,7 @@ def _subsets() -> dict[str, list[E.Task]]:
         "memorization": (Me.descent_tasks(mem.fig1, 0, "fig1")[:6] + Me.descent_tasks(mem.fig1b, 0, "fig1b")[:4]
                          + Me.scaling_tasks(mem.fig2a, 0)[:4] + Me.width_tasks(mem.fig2b, 0, "fig2b")[:4]
                          + Me.width_tasks(mem.fig2c, 0, "fig2c")[:4]),
-        "ntk-features": N.net_tasks(ntk, 0),
+        "ntk-features": N.net_tasks(ntk, 0) + N.kernel_tasks(ntk_k, 0),
     }
 
 

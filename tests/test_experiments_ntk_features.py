@@ -34,6 +34,32 @@ def test_small_kernel_part_runs_and_is_deterministic():
     assert not np.isnan(a.curves.pgd.iloc[2]) and np.isnan(a.curves.pgd.iloc[1])
 
 
+def test_chapter_part_merges_the_three_parts(monkeypatch, tmp_path):
+    """One submission of kernel, network and dynamics tasks splits back into what the three parts give."""
+    from test_executor_chapters import same
+
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ROB_NO_CACHE", "0")
+    cfg = replace(M.config("ci"), n_train=60, n_feat=30, eps_grid=(0.0, 0.15), pgd_eps=(0.15,), noise_draws=2,
+                  T_grid=(10, float("inf")), topk=(5,), n1_width=2 ** 8, T=20, widths=(16, 32), reps=1)
+    dc = replace(M.dynamics_config("ci"), n_train=60, n_probe=12, width=16, epochs=2, batch=20, reps=1, n_eval=40,
+                 n_autograd=6)
+    res, dyn = M.chapter_part(cfg, dc, 2)
+    kt = M.kernel_tasks(cfg, 2)
+    assert len(M.tasks(cfg, 2, dc=dc)) == 2 + 2 + len(kt) and len(kt) == 2 + 2 + 1 + 2 + 1 + 11
+    assert list(res.nets.m) == [16, 32] and len(res.kernel.features) == 60 and list(res.kernel.curves.eps) == [0.0, 0.15]
+    # the parts one by one (their tasks come from the cache the submission filled: the merge is what is tested)
+    same(res.kernel, M.kernel_part(cfg, 2), "kernel")
+    same(res.nets, M.net_part(cfg, 2), "nets")
+    same(dyn, M.dynamics_part(dc, 2), "dynamics")
+    # panel (a): each ε has its own noise stream (seed, 1, i)
+    km = M.kernel_model(cfg, 2)
+    rng = np.random.default_rng([2, 1, 1])
+    nz = [M._acc(km.predict(M.attacks.sign_noise(km.task.X_test, 0.15, rng), km.alpha_inf), km.task.y_test)
+          for _ in range(2)]
+    assert res.kernel.curves.noise.iloc[1] == np.mean(nz) and res.kernel.curves.noise_min.iloc[1] == min(nz)
+
+
 # -- synthetic results --------------------------------------------------------------------------------
 
 def _ideal(cfg):

@@ -8,6 +8,17 @@ identities of Theorem A.  Network part (Monte Carlo): R centred two-layer networ
 trained by full-batch GD from independent initialisations (seed from ``SeedSequence([seed, m, r])``),
 evaluated on the FGSM sets computed from μ_T and μ_∞ (never looking at a network) and on noise.
 
+Executor tasks (:mod:`rob.book.executor`): the kernel part is split into tasks (:func:`kernel_tasks`: the
+feature table in chunks of 50 eigen-features, one task per ε of panel (a), per spectral-filter predictor,
+μ_T on the attack sets, the identities with N1/N2, one per overlap depth), and :func:`chapter_part`
+submits them together with the networks and the kernel dynamics in ONE call, so that the workers stay
+busy.  Each task rebuilds the kernel model through a per-process memo and derives its random numbers
+from its own arguments.  Change of streams (2026-12): the random-sign noise of panel (a) at ``ε =
+eps_grid[i]`` is drawn from its own stream ``(seed, 1, i)``; before, one stream ``(seed, 1)`` was used
+sequentially across the ε loop, so the noise curve's values differ from earlier runs by the Monte Carlo
+error of ``noise_draws`` draws (the other streams, N1 ``(seed, 2)``, N2 ``(seed, 3)`` and the networks'
+noise set ``(seed, 7)``, are unchanged).
+
 All kernel computations are float64 numpy with one BLAS thread (many small products, spec §10); the
 networks run with one torch thread on the CPU (two threads were several times slower when other
 processes share the two cores).
@@ -15,6 +26,7 @@ processes share the two cores).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,7 +37,6 @@ from .. import attacks, datasets, nets, ntk, spectral
 from ..attacks import accuracy as _acc  # sign(score) = y; a score of 0 counts as wrong
 from ..book.params import torch_threads
 from ..book.executor import Task, run_tasks
-from ..book.progress import track
 from ..stats import loglog_slope
 
 # ----------------------------------------------------------------------------------------------
@@ -150,25 +161,29 @@ def _fgsm_acc(km: KernelModel, coef: np.ndarray, X: np.ndarray, y: np.ndarray, e
     return _acc(km.predict(attacks.fgsm(X, y, km.grad(coef), eps), coef), y)
 
 
-def feature_table(km: KernelModel, X: np.ndarray, y: np.ndarray, eps: float, chunk: int = 50) -> pd.DataFrame:
-    """Per eigen-feature ``i``: usefulness ``u_i`` (clean accuracy of sign f^(i)), robustness ``r_i``
-    (accuracy under FGSM computed on f^(i) alone, true labels), ``q_i = r_i/u_i``, the median relative
-    change ``|f(x̃) − f(x)|/|f(x)|``, the median ratio of the two sides of Theorem A(3), its violations
-    and the median kernel distance ``d_Θ(x, x̃)``."""
+def feature_table(km: KernelModel, X: np.ndarray, y: np.ndarray, eps: float, chunk: int = 50,
+                  start: int = 0, stop: int | None = None) -> pd.DataFrame:
+    """Per eigen-feature ``i`` (``start ≤ i < stop``, default all): usefulness ``u_i`` (clean accuracy of
+    sign f^(i)), robustness ``r_i`` (accuracy under FGSM computed on f^(i) alone, true labels),
+    ``q_i = r_i/u_i``, the median relative change ``|f(x̃) − f(x)|/|f(x)|``, the median ratio of the two
+    sides of Theorem A(3), its violations and the median kernel distance ``d_Θ(x, x̃)``.  Each feature's
+    row depends on that feature alone, so disjoint ranges concatenate to the whole table."""
     spec, Xtr = km.spec, km.task.X
     B = spec.feature_coefs
     n = spec.n
-    clean = ntk.ntk(X, Xtr) @ B          # (t, n): f^(i)(x_t)
+    stop = n if stop is None else min(stop, n)
+    Kx = ntk.ntk(X, Xtr)
     const = np.abs(spec.proj) / np.sqrt(spec.lam)
     rows = []
-    for s in range(0, n, chunk):
-        idx = np.arange(s, min(n, s + chunk))
+    for s in range(start, stop, chunk):
+        idx = np.arange(s, min(stop, s + chunk))
+        clean = Kx @ B[:, idx]           # (t, chunk): f^(i)(x_t)
         G = ntk.ntk_predictor_grad(X, Xtr, B[:, idx], chunk=chunk)
         Xadv = attacks.feature_fgsm(X, y, G, eps)
         for j, i in enumerate(idx):
             xa = Xadv[:, j, :]
             fa = ntk.ntk(xa, Xtr) @ B[:, i]
-            f0 = clean[:, i]
+            f0 = clean[:, j]
             lhs = np.abs(fa - f0)
             dth = ntk.kernel_distance(X, xa)
             rhs = const[i] * dth
@@ -181,115 +196,245 @@ def feature_table(km: KernelModel, X: np.ndarray, y: np.ndarray, eps: float, chu
     return pd.DataFrame(rows)
 
 
-def kernel_part(cfg: Config, seed: int) -> KernelResults:
-    """The kernel-only computations of the chapter (panels a, c, d and checks N1–N5, N10–N16)."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        km = kernel_model(cfg, seed)
-        t = km.task
-        n, nt = len(t.y), len(t.y_test)
-        X, Xt, yt = t.X, t.X_test, t.y_test
-        dmin = float(np.sqrt(np.maximum(
-            (Xt ** 2).sum(1)[:, None] + (X ** 2).sum(1)[None, :] - 2 * Xt @ X.T, 0)).min())
-        if dmin == 0:
-            raise ValueError("a test image coincides with a training image: the NTK gradient is undefined there")
-        Kt = ntk.ntk(Xt, X)
-        g_inf, g_T = km.grad(km.alpha_inf), km.grad(km.alpha_T)
+# -- the kernel part as executor tasks ------------------------------------------------------------------
+#
+# Every task below is a module-level function of (cfg, seed, its own index): it rebuilds the kernel model
+# through the per-process memo :func:`_kernel_model` (about 1.6 s at paper scale, once per worker process)
+# and draws its random numbers from streams derived from its own arguments.  :func:`kernel_merge` puts the
+# task values back together; it computes nothing heavy.
 
-        # (a) attack strength on μ_∞
-        rng = np.random.default_rng([seed, 1])
-        rows = []
-        for eps in track(cfg.eps_grid, desc="kernel attacks"):
-            fg = _acc(km.predict(attacks.fgsm(Xt, yt, g_inf, eps), km.alpha_inf), yt) if eps > 0 else _acc(Kt @ km.alpha_inf, yt)
-            pg = np.nan
-            if any(abs(eps - e) < 1e-12 for e in cfg.pgd_eps):
-                pg = _acc(km.predict(attacks.pgd(Xt, yt, g_inf, eps, cfg.pgd_steps), km.alpha_inf), yt)
-            nz = [_acc(km.predict(attacks.sign_noise(Xt, eps, rng), km.alpha_inf), yt) for _ in range(cfg.noise_draws)]
-            rows.append(dict(eps=eps, fgsm=fg, pgd=pg, noise=float(np.mean(nz)), noise_min=min(nz), noise_max=max(nz)))
-        curves = pd.DataFrame(rows)
+#: The ridge strengths of the exercise on ridge, early stopping and truncation.
+RIDGE_GAMMAS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+#: Eigen-features per task of the feature table (24 tasks of about 1 s at paper scale).
+FEATURE_CHUNK = 50
 
-        # μ_T at the training time of the networks
-        sets = attack_sets(km, cfg, seed)
-        muT = dict(clean=_acc(Kt @ km.alpha_T, yt),
-                   own_fgsm=_acc(km.predict(sets["fgsm_T"], km.alpha_T), yt),
-                   inf_fgsm=_acc(km.predict(sets["fgsm_inf"], km.alpha_T), yt),
-                   noise=_acc(km.predict(sets["noise"], km.alpha_T), np.tile(yt, cfg.noise_draws)))
+_KM: dict = {}
 
-        # (d) learning order and top-k (each attacked on itself), ridge for the exercise
-        lam = km.spec.lam
-        learning = []
-        for T in cfg.T_grid:
-            h = spectral.gd_filter(lam, n, cfg.eta, T)
-            a = spectral.coefficients(km.spec, h)
-            learning.append(dict(T=T, clean=_acc(Kt @ a, yt), fgsm=_fgsm_acc(km, a, Xt, yt, cfg.eps_head),
-                                 eff_dim=spectral.effective_dimension(h)))
-        topk = []
-        for k in cfg.topk:
-            a = spectral.coefficients(km.spec, spectral.topk_filter(lam, k))
-            topk.append(dict(k=k, clean=_acc(Kt @ a, yt), fgsm=_fgsm_acc(km, a, Xt, yt, cfg.eps_head)))
-        ridge = []
-        for gamma in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0):
-            h = spectral.ridge_filter(lam, n, gamma)
-            a = spectral.coefficients(km.spec, h)
-            ridge.append(dict(gamma=gamma, clean=_acc(Kt @ a, yt), fgsm=_fgsm_acc(km, a, Xt, yt, cfg.eps_head),
-                              eff_dim=spectral.effective_dimension(h)))
 
-        # (c) eigen-features on the first n_feat test points
-        nf = nt if cfg.n_feat is None else min(cfg.n_feat, nt)
-        Xf, yf = Xt[:nf], yt[:nf]
-        feats = feature_table(km, Xf, yf, cfg.eps_feat)
-        h_bulk = (np.arange(n) >= cfg.bands[2]).astype(float)
-        a_bulk = spectral.coefficients(km.spec, h_bulk)
+def _kernel_model(cfg: Config, seed: int) -> KernelModel:
+    """:func:`kernel_model` computed once per process (a worker reuses it across its tasks); it depends on
+    ``(task, n_train, eta, T, seed)`` only."""
+    key = (cfg.task, cfg.n_train, cfg.eta, cfg.T, seed)
+    if key not in _KM:
+        with threadpool_limits(limits=1, user_api="blas"):
+            km = kernel_model(cfg, seed)
+        _KM.clear()
+        _KM[key] = km
+    return _KM[key]
+
+
+def _feature_points(cfg: Config, km: KernelModel) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n_feat`` test points (all of them when ``n_feat`` is None)."""
+    t = km.task
+    nf = len(t.y_test) if cfg.n_feat is None else min(cfg.n_feat, len(t.y_test))
+    return t.X_test[:nf], t.y_test[:nf]
+
+
+def kernel_base(cfg: Config, seed: int) -> dict:
+    """Task: the split's sizes, the spectrum, the smallest train–test distance (refuses a test image equal
+    to a training image: the NTK gradient is undefined there) and μ_T on the networks' attack sets
+    (:func:`attack_sets`: clean, FGSM(ε_head) of μ_T and of μ_∞, noise from ``(seed, 7)``)."""
+    km, sets, mu = _net_inputs(cfg, seed)
+    t = km.task
+    X, Xt, yt = t.X, t.X_test, t.y_test
+    dmin = float(np.sqrt(np.maximum(
+        (Xt ** 2).sum(1)[:, None] + (X ** 2).sum(1)[None, :] - 2 * Xt @ X.T, 0)).min())
+    if dmin == 0:
+        raise ValueError("a test image coincides with a training image: the NTK gradient is undefined there")
+    muT = dict(clean=_acc(mu["clean"], yt), own_fgsm=_acc(mu["fgsm_T"], yt), inf_fgsm=_acc(mu["fgsm_inf"], yt),
+               noise=_acc(mu["noise"], np.tile(yt, cfg.noise_draws)))
+    return dict(lam=km.spec.lam, n_train=len(t.y), n_test=len(yt), pos_share=float(np.mean(yt > 0)),
+                min_train_test_dist=dmin, muT=muT)
+
+
+def kernel_curve(cfg: Config, seed: int, i: int) -> dict:
+    """Task: panel (a) at ``ε = cfg.eps_grid[i]`` on μ_∞: FGSM, PGD (NaN unless ε ∈ ``pgd_eps``) and the
+    mean, min and max over ``noise_draws`` random-sign draws from the stream ``(seed, 1, i)``."""
+    km = _kernel_model(cfg, seed)
+    Xt, yt = km.task.X_test, km.task.y_test
+    eps = cfg.eps_grid[i]
+    g_inf = km.grad(km.alpha_inf)
+    fg = _acc(km.predict(attacks.fgsm(Xt, yt, g_inf, eps), km.alpha_inf), yt) if eps > 0 else \
+        _acc(km.predict(Xt, km.alpha_inf), yt)
+    pg = np.nan
+    if any(abs(eps - e) < 1e-12 for e in cfg.pgd_eps):
+        pg = _acc(km.predict(attacks.pgd(Xt, yt, g_inf, eps, cfg.pgd_steps), km.alpha_inf), yt)
+    rng = np.random.default_rng([seed, 1, i])
+    nz = [_acc(km.predict(attacks.sign_noise(Xt, eps, rng), km.alpha_inf), yt) for _ in range(cfg.noise_draws)]
+    return dict(eps=eps, fgsm=fg, pgd=pg, noise=float(np.mean(nz)), noise_min=min(nz), noise_max=max(nz))
+
+
+def kernel_filter(cfg: Config, seed: int, family: str, value: float) -> dict:
+    """Task: one spectral-filter predictor attacked on itself — ``family`` ``"learning"`` (μ_T at
+    ``T = value``), ``"topk"`` (top ``value`` eigen-directions), ``"ridge"`` (γ = ``value``), all with FGSM at
+    ε_head, or ``"bulk"`` (the eigen-directions ``i ≥ value``, FGSM at ε_feat, with the majority share)."""
+    km = _kernel_model(cfg, seed)
+    lam, n = km.spec.lam, len(km.task.y)
+    Xt, yt = km.task.X_test, km.task.y_test
+    if family == "learning":
+        h = spectral.gd_filter(lam, n, cfg.eta, value)
+    elif family == "topk":
+        h = spectral.topk_filter(lam, int(value))
+    elif family == "ridge":
+        h = spectral.ridge_filter(lam, n, value)
+    elif family == "bulk":
+        h = (np.arange(n) >= value).astype(float)
+    else:
+        raise ValueError(f"unknown filter family {family!r}")
+    a = spectral.coefficients(km.spec, h)
+    eps = cfg.eps_feat if family == "bulk" else cfg.eps_head
+    row = dict(clean=_acc(km.predict(Xt, a), yt), fgsm=_fgsm_acc(km, a, Xt, yt, eps))
+    if family == "bulk":
         p = float(np.mean(yt > 0))   # the bulk predictor is judged on the whole test set
-        bulk = dict(clean=_acc(Kt @ a_bulk, yt), fgsm=_fgsm_acc(km, a_bulk, Xt, yt, cfg.eps_feat),
-                    majority=max(p, 1 - p))
+        return dict(row, majority=max(p, 1 - p))
+    key = {"learning": "T", "topk": "k", "ridge": "gamma"}[family]
+    out = {key: int(value) if family == "topk" else value, **row}
+    if family != "topk":
+        out["eff_dim"] = spectral.effective_dimension(h)
+    return out
 
-        # identities of Theorem A: Σ_i f^(i) = μ_∞ (vs a direct solve) and the GD recursion
-        direct = Kt @ spectral.kernel_solve(ntk.ntk(X), t.y)
-        summed = Kt @ km.spec.feature_coefs.sum(axis=1)
-        sum_rel = float(np.max(np.abs(summed - direct)) / np.max(np.abs(direct)))
-        K = ntk.ntk(X)
-        u = np.zeros(n)
-        for _ in range(cfg.T):
-            u = u - (cfg.eta / n) * (K @ (u - t.y))
-        rec_rel = float(np.max(np.abs(K @ km.alpha_T - u)) / np.max(np.abs(u)))
 
-        # N1: empirical NTK at init, m = 2^15, vs the closed form
-        rng1 = np.random.default_rng([seed, 2])
-        m, d = cfg.n1_width, X.shape[1]
-        Xs = X[:cfg.n1_images]
-        emp = ntk.empirical_ntk(Xs, Xs, rng1.standard_normal((m, d)), rng1.standard_normal(m), rng1.standard_normal(m))
-        ana = ntk.ntk(Xs)
-        N1 = float(np.max(np.abs(emp - ana) / ana))
+def kernel_features(cfg: Config, seed: int, start: int) -> list[dict]:
+    """Task: the rows ``start … start + FEATURE_CHUNK − 1`` of :func:`feature_table` (ε_feat, first
+    ``n_feat`` test points)."""
+    km = _kernel_model(cfg, seed)
+    Xf, yf = _feature_points(cfg, km)
+    return feature_table(km, Xf, yf, cfg.eps_feat, chunk=FEATURE_CHUNK, start=start,
+                         stop=start + FEATURE_CHUNK).to_dict("records")
 
-        # N2: input gradient vs central differences, random coefficients, 5 test points
-        rng2 = np.random.default_rng([seed, 3])
-        beta = rng2.standard_normal(n)
-        x5 = Xt[:5]
-        G = ntk.ntk_predictor_grad(x5, X, beta)
-        hstep = 1e-5
-        fd = np.empty_like(G)
-        for j in range(d):
-            e = np.zeros(d)
-            e[j] = hstep
-            fd[:, j] = (ntk.ntk(x5 + e, X) @ beta - ntk.ntk(x5 - e, X) @ beta) / (2 * hstep)
-        N2 = dict(abs_err=float(np.max(np.abs(G - fd))), max_grad=float(np.max(np.abs(G))))
 
-        # §9.1: eigenvector overlaps with the deeper NTKs
-        ov = {"i": np.arange(n)}
-        for depth in (2, 3):
-            Vd = spectral.spectrum(ntk.deep_ntk(X, depth), t.y).V
-            ov[f"depth{depth}"] = np.abs(np.sum(km.spec.V * Vd, axis=0))
-        overlaps = pd.DataFrame(ov)
+def kernel_identities(cfg: Config, seed: int) -> dict:
+    """Task: the identities of Theorem A (Σ_i f^(i) against a direct solve of μ_∞; the eigen-filter μ_T
+    against ``T`` explicit GD steps on the training inputs), N1 (the empirical NTK at init, m = 2^15, from
+    the stream ``(seed, 2)``, against the closed form) and N2 (the closed-form input gradient of a random
+    predictor, stream ``(seed, 3)``, against central differences at 5 test points)."""
+    km = _kernel_model(cfg, seed)
+    t = km.task
+    X, Xt, n = t.X, t.X_test, len(t.y)
+    Kt = ntk.ntk(Xt, X)
+    K = ntk.ntk(X)
+    direct = Kt @ spectral.kernel_solve(K, t.y)
+    summed = Kt @ km.spec.feature_coefs.sum(axis=1)
+    sum_rel = float(np.max(np.abs(summed - direct)) / np.max(np.abs(direct)))
+    u = np.zeros(n)
+    for _ in range(cfg.T):
+        u = u - (cfg.eta / n) * (K @ (u - t.y))
+    rec_rel = float(np.max(np.abs(K @ km.alpha_T - u)) / np.max(np.abs(u)))
 
-    return KernelResults(lam=lam, n_train=n, n_test=nt, pos_share=float(np.mean(yt > 0)),
-                         min_train_test_dist=dmin, curves=curves, muT=muT, learning=pd.DataFrame(learning),
-                         topk=pd.DataFrame(topk), ridge=pd.DataFrame(ridge), features=feats, bulk=bulk,
-                         identities=dict(sum_rel=sum_rel, recursion_rel=rec_rel), N1=N1, N2=N2, overlaps=overlaps)
+    rng1 = np.random.default_rng([seed, 2])
+    m, d = cfg.n1_width, X.shape[1]
+    Xs = X[:cfg.n1_images]
+    emp = ntk.empirical_ntk(Xs, Xs, rng1.standard_normal((m, d)), rng1.standard_normal(m), rng1.standard_normal(m))
+    ana = ntk.ntk(Xs)
+    N1 = float(np.max(np.abs(emp - ana) / ana))
+
+    rng2 = np.random.default_rng([seed, 3])
+    beta = rng2.standard_normal(n)
+    x5 = Xt[:5]
+    G = ntk.ntk_predictor_grad(x5, X, beta)
+    hstep = 1e-5
+    fd = np.empty_like(G)
+    for j in range(d):
+        e = np.zeros(d)
+        e[j] = hstep
+        fd[:, j] = (ntk.ntk(x5 + e, X) @ beta - ntk.ntk(x5 - e, X) @ beta) / (2 * hstep)
+    N2 = dict(abs_err=float(np.max(np.abs(G - fd))), max_grad=float(np.max(np.abs(G))))
+    return dict(identities=dict(sum_rel=sum_rel, recursion_rel=rec_rel), N1=N1, N2=N2)
+
+
+def kernel_overlap(cfg: Config, seed: int, depth: int) -> np.ndarray:
+    """Task (§9.1): ``|⟨v_i, v_i^(depth)⟩|`` for every i, against the eigenvectors of the ReLU NTK with
+    ``depth`` hidden layers."""
+    km = _kernel_model(cfg, seed)
+    Vd = spectral.spectrum(ntk.deep_ntk(km.task.X, depth), km.task.y).V
+    return np.abs(np.sum(km.spec.V * Vd, axis=0))
+
+
+def _n_features(cfg: Config, seed: int) -> int:
+    """The number of eigen-features (= training points) without computing the kernel."""
+    if cfg.n_train is not None:
+        return cfg.n_train
+    return len(datasets.load_task(cfg.task, seed, cfg.n_train).y)
+
+
+def kernel_tasks(cfg: Config, seed: int) -> list[Task]:
+    """Tasks of :func:`kernel_part`, longest first: the feature table in chunks of :data:`FEATURE_CHUNK`
+    features, the ε grid, the identities and N1/N2, the overlaps, μ_T on the attack sets, and one task per
+    spectral-filter predictor (learning order, top-k, ridge, bulk)."""
+    n = _n_features(cfg, seed)
+    kw = dict(cfg=cfg, seed=seed)
+    filters = ([("learning", T) for T in cfg.T_grid] + [("topk", k) for k in cfg.topk]
+               + [("ridge", g) for g in RIDGE_GAMMAS] + [("bulk", cfg.bands[2])])
+    return ([Task(kernel_features, dict(kw, start=s), ("features", s), kind="kernel-features")
+             for s in range(0, n, FEATURE_CHUNK)]
+            + [Task(kernel_curve, dict(kw, i=i), ("curve", eps), kind="kernel-curve")
+               for i, eps in enumerate(cfg.eps_grid)]
+            + [Task(kernel_identities, kw, ("identities",), kind="kernel-identities")]
+            + [Task(kernel_overlap, dict(kw, depth=dp), ("overlap", dp), kind="kernel-overlap") for dp in (2, 3)]
+            + [Task(kernel_base, kw, ("base",), kind="kernel-base")]
+            + [Task(kernel_filter, dict(kw, family=f, value=v), ("filter", f, v), kind="kernel-filter")
+               for f, v in filters])
+
+
+def kernel_merge(tasks: list[Task], values: list) -> KernelResults:
+    """:class:`KernelResults` from the values of :func:`kernel_tasks` (in task order)."""
+    by: dict[str, list] = {}
+    for t, v in zip(tasks, values):
+        by.setdefault(t.key[0], []).append((t.key, v))
+    base = by["base"][0][1]
+    ident = by["identities"][0][1]
+    filt: dict[str, list] = {}
+    for key, v in by["filter"]:
+        filt.setdefault(key[1], []).append(v)
+    overlaps = pd.DataFrame({"i": np.arange(base["n_train"]),
+                             **{f"depth{key[1]}": v for key, v in by["overlap"]}})
+    return KernelResults(lam=base["lam"], n_train=base["n_train"], n_test=base["n_test"],
+                         pos_share=base["pos_share"], min_train_test_dist=base["min_train_test_dist"],
+                         curves=pd.DataFrame([v for _, v in by["curve"]]), muT=base["muT"],
+                         learning=pd.DataFrame(filt["learning"]), topk=pd.DataFrame(filt["topk"]),
+                         ridge=pd.DataFrame(filt["ridge"]),
+                         features=pd.DataFrame([row for _, v in by["features"] for row in v]),
+                         bulk=filt["bulk"][0], identities=ident["identities"], N1=ident["N1"], N2=ident["N2"],
+                         overlaps=overlaps)
+
+
+def kernel_part(cfg: Config, seed: int) -> KernelResults:
+    """The kernel-only computations of the chapter (panels a, c, d and checks N1–N5, N10–N16), as the
+    tasks of :func:`kernel_tasks`."""
+    ts = kernel_tasks(cfg, seed)
+    return kernel_merge(ts, run_tasks(ts, "kernel"))
 
 
 # ----------------------------------------------------------------------------------------------
 # networks
 # ----------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _heap_for_large_temporaries(limit: int = 1 << 30):
+    """glibc only: serve allocations up to ``limit`` bytes from the heap and keep freed memory while
+    the block runs (``mallopt`` M_MMAP_THRESHOLD, M_TRIM_THRESHOLD); afterwards 32 MiB / 64 MiB, the
+    values glibc's own dynamic thresholds reach at most.  Above 32 MiB glibc maps and unmaps every
+    temporary, so each training step page-faults its (n, m) activations afresh: at paper scale
+    (n = 1198, m = 4096, 39 MB per temporary) that was 60% of a network's time (system time; 8.8 M
+    minor faults per 100 steps).  Only allocation changes, never a computed value; a no-op elsewhere."""
+    import ctypes
+    import sys
+
+    libc = None
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(-3, limit)      # M_MMAP_THRESHOLD
+            libc.mallopt(-1, limit)      # M_TRIM_THRESHOLD
+        except (OSError, AttributeError):
+            libc = None
+    try:
+        yield
+    finally:
+        if libc is not None:
+            libc.mallopt(-3, 32 << 20)
+            libc.mallopt(-1, 64 << 20)
 
 
 def train_net(cfg: Config, X: np.ndarray, y: np.ndarray, m: int, seed: int, rep: int, device: str = "cpu"):
@@ -298,7 +443,8 @@ def train_net(cfg: Config, X: np.ndarray, y: np.ndarray, m: int, seed: int, rep:
 
     dtype = torch.float32 if device == "cuda" else torch.float64
     net = nets.init(X.shape[1], m, np.random.SeedSequence([seed, m, rep]), device, dtype, alpha=cfg.alpha)
-    losses = nets.train(net, X, y, cfg.eta, cfg.T)
+    with _heap_for_large_temporaries():
+        losses = nets.train(net, X, y, cfg.eta, cfg.T)
     return net, losses
 
 
@@ -316,9 +462,22 @@ def net_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
 
 
 def tasks(cfg: Config, seed: int, device: str = "cpu", dc: DynamicsConfig | None = None) -> list[Task]:
-    """The chapter's tasks (for ``rob plan``): the networks and the kernel dynamics (``dc``, default
-    :func:`dynamics_config` of ``cfg.scale`` and ``cfg.alpha``); the kernel part runs in the kernel."""
-    return net_tasks(cfg, seed, device) + dynamics_tasks(dc or dynamics_config(cfg.scale, alpha=cfg.alpha), seed)
+    """The chapter's tasks (for ``rob plan``), as :func:`chapter_part` submits them in one call: the kernel
+    dynamics (``dc``, default :func:`dynamics_config` of ``cfg.scale`` and ``cfg.alpha``), the networks
+    (widest first) and the kernel part (:func:`kernel_tasks`)."""
+    return (dynamics_tasks(dc or dynamics_config(cfg.scale, alpha=cfg.alpha), seed)
+            + net_tasks(cfg, seed, device)[::-1] + kernel_tasks(cfg, seed))
+
+
+def chapter_part(cfg: Config, dc: DynamicsConfig, seed: int, device: str = "cpu") -> tuple[Results, DynamicsResults]:
+    """The kernel part, the networks and the kernel dynamics as ONE submission of independent tasks
+    (:func:`tasks`, longest kinds first so that two workers stay busy to the end), merged back into
+    ``(Results, DynamicsResults)``; equal to ``Results(kernel_part(cfg, seed), net_part(cfg, seed, device))``
+    and ``dynamics_part(dc, seed)``."""
+    dt, nt, kt = dynamics_tasks(dc, seed), net_tasks(cfg, seed, device), kernel_tasks(cfg, seed)
+    out = run_tasks(dt + nt[::-1] + kt, "kernel, networks, kernel dynamics")
+    i, j = len(dt), len(dt) + len(nt)
+    return Results(kernel_merge(kt, out[j:]), pd.DataFrame(out[i:j][::-1])), dynamics_merge(dc, out[:i])
 
 
 _NET_INPUTS: dict = {}
@@ -329,8 +488,8 @@ def _net_inputs(cfg: Config, seed: int):
     once per process (a worker reuses them across its networks)."""
     key = (cfg, seed)
     if key not in _NET_INPUTS:
+        km = _kernel_model(cfg, seed)
         with threadpool_limits(limits=1, user_api="blas"):
-            km = kernel_model(cfg, seed)
             sets = attack_sets(km, cfg, seed)
             mu = {k: km.predict(v, km.alpha_T) for k, v in sets.items()}
         _NET_INPUTS.clear()
@@ -472,6 +631,8 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float | str]:
 
 
 __all__ = ["Config", "config", "KernelModel", "kernel_model", "attack_sets", "KernelResults", "kernel_part",
+           "kernel_tasks", "kernel_merge", "kernel_base", "kernel_curve", "kernel_filter", "kernel_features",
+           "kernel_identities", "kernel_overlap", "chapter_part", "dynamics_merge", "tasks",
            "feature_table", "train_net", "net_part", "Results", "band_means", "record_checks", "loglog_slope",
            "replace", "DynamicsConfig", "dynamics_config", "cosine_distance", "top_share",
            "freeze_epoch", "net_kernel", "train_dynamics", "dynamics_part", "DynamicsResults", "dynamics_summary",
@@ -636,7 +797,11 @@ def dynamics_part(dc: DynamicsConfig, seed: int) -> DynamicsResults:
     """Both trainings for ``dc.reps`` replicates on the chapter's split of ``seed``: one task per
     (replicate, training) (:func:`dynamics_tasks`), merged in task order; the common freeze threshold
     of replicate r comes from its standard run."""
-    done = run_tasks(dynamics_tasks(dc, seed), "kernel dynamics")
+    return dynamics_merge(dc, run_tasks(dynamics_tasks(dc, seed), "kernel dynamics"))
+
+
+def dynamics_merge(dc: DynamicsConfig, done: list[dict]) -> DynamicsResults:
+    """:class:`DynamicsResults` from the values of :func:`dynamics_tasks` (in task order)."""
     rows = [row for out in done for row in out["rows"]]
     runs = pd.DataFrame([out["run"] for out in done])
     d_finals = {(out["run"]["training"], out["run"]["rep"]): out["d_final"] for out in done}
