@@ -462,11 +462,12 @@ def net_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
 
 
 def tasks(cfg: Config, seed: int, device: str = "cpu", dc: DynamicsConfig | None = None) -> list[Task]:
-    """The chapter's tasks (for ``rob plan``), as :func:`chapter_part` submits them in one call: the kernel
-    dynamics (``dc``, default :func:`dynamics_config` of ``cfg.scale`` and ``cfg.alpha``), the networks
-    (widest first) and the kernel part (:func:`kernel_tasks`)."""
-    return (dynamics_tasks(dc or dynamics_config(cfg.scale, alpha=cfg.alpha), seed)
-            + net_tasks(cfg, seed, device)[::-1] + kernel_tasks(cfg, seed))
+    """The chapter's tasks (for ``rob plan``), as :func:`chapter_part` submits them in one call: the networks
+    (widest, i.e. longest, first), the kernel dynamics (``dc``, default :func:`dynamics_config` of ``cfg.scale``
+    and ``cfg.alpha``) and the kernel part (:func:`kernel_tasks`)."""
+    every = (net_tasks(cfg, seed, device)[::-1] + dynamics_tasks(dc or dynamics_config(cfg.scale, alpha=cfg.alpha), seed)
+             + kernel_tasks(cfg, seed))
+    return [replace(t, batch="chapter") for t in every]
 
 
 def chapter_part(cfg: Config, dc: DynamicsConfig, seed: int, device: str = "cpu") -> tuple[Results, DynamicsResults]:
@@ -475,9 +476,9 @@ def chapter_part(cfg: Config, dc: DynamicsConfig, seed: int, device: str = "cpu"
     ``(Results, DynamicsResults)``; equal to ``Results(kernel_part(cfg, seed), net_part(cfg, seed, device))``
     and ``dynamics_part(dc, seed)``."""
     dt, nt, kt = dynamics_tasks(dc, seed), net_tasks(cfg, seed, device), kernel_tasks(cfg, seed)
-    out = run_tasks(dt + nt[::-1] + kt, "kernel, networks, kernel dynamics")
-    i, j = len(dt), len(dt) + len(nt)
-    return Results(kernel_merge(kt, out[j:]), pd.DataFrame(out[i:j][::-1])), dynamics_merge(dc, out[:i])
+    out = run_tasks(nt[::-1] + dt + kt, "networks, kernel dynamics, kernel")
+    i, j = len(nt), len(nt) + len(dt)
+    return Results(kernel_merge(kt, out[j:]), pd.DataFrame(out[:i][::-1])), dynamics_merge(dc, out[i:j])
 
 
 _NET_INPUTS: dict = {}
