@@ -17,7 +17,12 @@ def test_config_scales_and_errors():
     assert ci.reps == 1 and not ci.width and ci.regime is None
     assert [s.n for s in paper.tsweep] == [200, 800] and paper.tsweep[0].T == 2000
     assert len(paper.tsweep[0].record) == 12 and {25, 100, 200, 400} <= set(paper.tsweep[0].record)
-    assert [s.n for s in paper.nsweep] == [400, 1600, 3200] and paper.tsweep[0].r == 6
+    # paper = the spec's sizes (§7): 5 replicates, r = 8, both T-sweep n to T = 2000, n-sweep to T = 400
+    assert [s.n for s in paper.nsweep] == [400, 1600, 3200] and paper.reps == 5
+    assert all(s.r == 8 and s.n_test == 5000 for s in paper.tsweep + paper.nsweep)
+    assert [(s.T, s.record) for s in paper.tsweep] == [(2000, M.PAPER_RECORD)] * 2
+    assert all((s.T, s.record) == (400, (100, 200, 400)) for s in paper.nsweep)
+    assert paper.T_n in paper.nsweep[0].record
     c = M.constants(paper.regime)
     assert c["eta_rho_T"] <= 1 and c["lam_rho"] <= 0.5
     with pytest.raises(ValueError, match="scale"):
@@ -35,6 +40,24 @@ def test_small_setting_is_deterministic_and_sensible():
     assert all(v <= M.constants(spec)["G"] for v in a.max_grad_norm.values())
     c = M.run_setting(spec, 4)
     assert not np.allclose(a.rows.delta_mean, c.rows.delta_mean)
+
+
+def test_one_task_per_method_merges_to_the_all_methods_setting():
+    spec = M.RunSpec(40, 20, (10, 20), m=16, r=2, n_test=100)
+    whole = M.run_setting(spec, 5, rep=1)
+    parts = [M.run_setting(M.replace(spec, methods=(k,)), 5, rep=1) for k in reversed(spec.methods)][::-1]
+    merged = M.merge_methods(spec, parts)
+    pd.testing.assert_frame_equal(merged.rows, whole.rows, check_exact=True)
+    assert list(merged.max_grad_norm.items()) == list(whole.max_grad_norm.items())
+    assert all(np.array_equal(merged.flip_frac[k], whole.flip_frac[k], equal_nan=True) for k in spec.methods)
+    # the chapter's task list: one task per (setting, replicate, method), largest first, all of them
+    cfg = M.config("paper")
+    ts = M.tasks(cfg, 0)
+    units = (len(cfg.tsweep) + len(cfg.nsweep)) * cfg.reps
+    assert len(M.main_tasks(cfg, 0)) == 3 * units and len(ts) == 3 * units + len(M.extra_tasks(cfg, 0))
+    assert all(len(t.kwargs["spec"].methods) == 1 for t in ts) and len({t.key for t in ts}) == len(ts)
+    costs = [M.cost(t.kwargs["spec"], t.kwargs["spec"].methods[0]) for t in ts]
+    assert costs == sorted(costs, reverse=True) and max(costs) < sum(costs) / 10
 
 
 # -- synthetic results --------------------------------------------------------------------------
