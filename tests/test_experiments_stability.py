@@ -122,3 +122,21 @@ def test_bound_table_reports_violated_hypotheses():
     row = bt.iloc[0]
     assert row.lam_rho > 0.5 and np.isnan(row.log10_B_ME)
     assert 60 < row.log10_B_AT < 70 and abs(row.convex_AT - 963.5) < 1 and abs(row.convex_ME - 87.6) < 0.1
+
+
+def test_plan_sees_one_balanced_sweep(tmp_path, monkeypatch):
+    """rob plan at paper scale: every task (main and extras, kinds ``settings:…``) is one sweep, and
+    with task times proportional to the cost model the 2-worker makespan is within 2 % of half."""
+    import json
+
+    from rob.book import plan
+
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ROB_NO_CACHE", raising=False)
+    ts = plan.chapter_tasks("stability", "paper")
+    cost = [M.cost(t.kwargs["spec"], t.kwargs["spec"].methods[0]) * 1e-9 for t in ts]
+    (tmp_path / "task-times.jsonl").write_text(
+        "".join(json.dumps(dict(id=t.plan_id(), kind=t.name, seconds=c)) + "\n" for t, c in zip(ts, cost)))
+    p = plan.make_plan("stability", "paper", 2)
+    assert p.complete and [s["kind"] for s in p.sweeps()] == ["settings"] and len(p.kinds()) > 1
+    assert p.wall_s == pytest.approx(sum(cost) / 2, rel=0.02)
