@@ -60,6 +60,27 @@ def test_one_task_per_method_merges_to_the_all_methods_setting():
     assert costs == sorted(costs, reverse=True) and max(costs) < sum(costs) / 10
 
 
+
+def test_compute_puts_every_task_back_in_place(monkeypatch):
+    """compute submits the tasks largest first; the merged results equal one all-methods
+    run_setting per (setting, replicate) in the natural order, extras included (tiny sizes)."""
+    monkeypatch.setenv("ROB_NO_CACHE", "1")
+    monkeypatch.setenv("ROB_EXECUTOR", "serial")
+    t = M.RunSpec(20, 6, (3, 6), m=8, r=2, n_test=40)
+    cfg = M.Config("paper", (t, M.replace(t, n=30)), (M.replace(t, n=50, T=3, record=(3,)),), reps=2, T_n=3, T_cmp=6,
+                   width=(M.replace(t, m=4, methods=("at",), r=0, evaluate=False), M.replace(t, m=16, methods=("at",), r=0,
+                                                                                               evaluate=False)),
+                   regime=M.replace(t, m=32, methods=("at", "moreau")), variants=(M.replace(t, methods=("moreau",)),))
+    assert [x.key for x in M.tasks(cfg, 2)] != [x.key for x in M.main_tasks(cfg, 2) + M.extra_tasks(cfg, 2)]
+    res = M.compute(cfg, 2)
+    whole = [M.run_setting(s, 2, r) for s in cfg.tsweep + cfg.nsweep for r in range(cfg.reps)]
+    pd.testing.assert_frame_equal(res.table, pd.concat([w.rows for w in whole], ignore_index=True), check_exact=True)
+    assert list(res.grad_norms.max_grad_norm) == [v for w in whole for v in w.max_grad_norm.values()]
+    for got, specs in ((res.width, cfg.width), (res.regime, (cfg.regime,)), (res.variants, cfg.variants)):
+        want = pd.concat([M.run_setting(s, 2, 0).rows for s in specs], ignore_index=True)
+        pd.testing.assert_frame_equal(got.drop(columns="deltas"), want.drop(columns="deltas"), check_exact=True)
+        assert list(map(repr, got.deltas)) == list(map(repr, want.deltas))  # [nan] when r = 0
+
 # -- synthetic results --------------------------------------------------------------------------
 # Each method follows the same curves in its own "progress" p: AT p = T, ME p = 0.8 T (slower,
 # so at equal training loss it coincides with AT), ST p = T with 0.8 of AT's Δ.
