@@ -103,8 +103,8 @@ def _config(scale: str) -> Config:
     if scale == "paper":
         # The spec's sizes (§7): 5 replicates, r = 8, n = 200 and 800 both to T = 2000 on the 12
         # snapshots, the n-sweep n ∈ {400, 1600, 3200} to T = 400 (the n-comparison stays at T_n = 200).
-        # About 45 min of CPU in 88 tasks, one per (setting, replicate, method), the largest ~2 min, so
-        # that 2 workers halve it (see the registry entry).
+        # About 45-70 min of CPU in 88 tasks, one per (setting, replicate, method), the largest ~3 min,
+        # so that 2 workers halve it (see the registry entry).
         base = RunSpec(200, 2000, PAPER_RECORD, r=8, n_test=5000)
         ts = (base, replace(base, n=800))
         ns = tuple(replace(base, n=n, T=400, record=(100, 200, 400)) for n in (400, 1600, 3200))
