@@ -12,9 +12,7 @@ For each task of the chapter at the given scale (:func:`chapter_tasks`), the est
 The notebook runs its sweeps one after another and each sweep waits for all its tasks, so the
 predicted wall time on N workers is the sum over sweeps of the longest-first (LPT) makespan of the
 sweep's tasks on N workers; the task that bounds a sweep is the longest task of its most loaded
-worker.  A sweep is a run of consecutive tasks of one kind, or of kinds that share a prefix up to
-``:`` (``settings:at-n=200``, ``settings:std-n=800``: one submission of tasks of several sizes).
-Work done in the kernel outside the tasks (theory curves, figures, checks) is not counted.
+worker.  Work done in the kernel outside the tasks (theory curves, figures, checks) is not counted.
 """
 
 from __future__ import annotations
@@ -81,11 +79,6 @@ def lpt(durations: list[float], workers: int) -> tuple[float, int]:
     return load, last
 
 
-def _sweep_of(task: Task) -> str:
-    """The sweep a task belongs to: its kind, or the part of it before ``:``."""
-    return task.name.split(":", 1)[0]
-
-
 @dataclass
 class Plan:
     chapter: str
@@ -106,11 +99,10 @@ class Plan:
         return list(rows.values())
 
     def sweeps(self) -> list[dict[str, Any]]:
-        """Per sweep (consecutive tasks of one kind, or of one ``prefix:`` of kinds): makespan on
-        ``workers`` and its bounding task."""
+        """Per sweep (consecutive tasks of one kind): makespan on ``workers`` and its bounding task."""
         groups: list[list[int]] = []
         for i, t in enumerate(self.tasks):
-            if groups and _sweep_of(self.tasks[groups[-1][0]]) == _sweep_of(t):
+            if groups and self.tasks[groups[-1][0]].name == t.name:
                 groups[-1].append(i)
             else:
                 groups.append([i])
@@ -118,7 +110,7 @@ class Plan:
         for g in groups:
             d = [self.estimate[i] or 0.0 for i in g]
             span, last = lpt(d, self.workers)
-            out.append(dict(kind=_sweep_of(self.tasks[g[0]]), tasks=len(g), makespan_s=span,
+            out.append(dict(kind=self.tasks[g[0]].name, tasks=len(g), makespan_s=span,
                             bound=self.tasks[g[last]].label() if last >= 0 else "-",
                             bound_s=d[last] if last >= 0 else 0.0))
         return out
