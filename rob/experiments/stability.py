@@ -244,10 +244,16 @@ def cost(spec: RunSpec, method: str) -> float:
 def _method_tasks(spec: RunSpec, seed: int, rep: int, device: str, part: str, index: int) -> list[Task]:
     """One :func:`run_setting` task per method of ``spec`` (``spec.methods`` narrowed to it)."""
     size = f"n={spec.n}" if part == "main" else f"{index}"  # main: one kind per (setting, method)
-    return [Task(run_setting, dict(spec=replace(spec, methods=(meth,)), seed=seed, rep=rep, device=device),
-                 (part, index, meth, f"n={spec.n}", f"m={spec.m}", f"T={spec.T}", f"rep={rep}"),
-                 kind=f"settings:{part}-{meth}-{size}-T={spec.T}")
+    return [_batched(Task(run_setting, dict(spec=replace(spec, methods=(meth,)), seed=seed, rep=rep, device=device),
+                          (part, index, meth, f"n={spec.n}", f"m={spec.m}", f"T={spec.T}", f"rep={rep}"),
+                          kind=f"{part}-{meth}-{size}-T={spec.T}"))
             for meth in spec.methods]
+
+
+def _batched(task: Task) -> Task:
+    """``task`` in the batch ``settings`` (one submission for ``rob plan``), where
+    :class:`~rob.book.executor.Task` has a ``batch`` field."""
+    return replace(task, batch="settings") if "batch" in getattr(Task, "__dataclass_fields__", {}) else task
 
 
 def _schedule(cfg: Config, seed: int, device: str = "cpu") -> tuple[list[Task], list[tuple[int, int]]]:
@@ -275,7 +281,7 @@ def extra_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
 
 def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
     """Every task of the chapter in the order :func:`compute` submits them, as one sweep (for
-    ``rob plan``; the kinds share the prefix ``settings:``)."""
+    ``rob plan``: the batch ``settings``)."""
     return _schedule(cfg, seed, device)[0]
 
 
