@@ -17,7 +17,12 @@ def test_config_scales_and_errors():
     assert ci.reps == 1 and not ci.width and ci.regime is None
     assert [s.n for s in paper.tsweep] == [200, 800] and paper.tsweep[0].T == 2000
     assert len(paper.tsweep[0].record) == 12 and {25, 100, 200, 400} <= set(paper.tsweep[0].record)
-    assert [s.n for s in paper.nsweep] == [400, 1600, 3200] and paper.tsweep[0].r == 6
+    # paper = the spec's sizes (§7): 5 replicates, r = 8, both T-sweep n to T = 2000, n-sweep to T = 400
+    assert [s.n for s in paper.nsweep] == [400, 1600, 3200] and paper.reps == 5
+    assert all(s.r == 8 and s.n_test == 5000 for s in paper.tsweep + paper.nsweep)
+    assert [(s.T, s.record) for s in paper.tsweep] == [(2000, M.PAPER_RECORD)] * 2
+    assert all((s.T, s.record) == (400, (100, 200, 400)) for s in paper.nsweep)
+    assert paper.T_n in paper.nsweep[0].record
     c = M.constants(paper.regime)
     assert c["eta_rho_T"] <= 1 and c["lam_rho"] <= 0.5
     with pytest.raises(ValueError, match="scale"):
@@ -36,6 +41,45 @@ def test_small_setting_is_deterministic_and_sensible():
     c = M.run_setting(spec, 4)
     assert not np.allclose(a.rows.delta_mean, c.rows.delta_mean)
 
+
+def test_one_task_per_method_merges_to_the_all_methods_setting():
+    spec = M.RunSpec(40, 20, (10, 20), m=16, r=2, n_test=100)
+    whole = M.run_setting(spec, 5, rep=1)
+    parts = [M.run_setting(M.replace(spec, methods=(k,)), 5, rep=1) for k in reversed(spec.methods)][::-1]
+    merged = M.merge_methods(spec, parts)
+    pd.testing.assert_frame_equal(merged.rows, whole.rows, check_exact=True)
+    assert list(merged.max_grad_norm.items()) == list(whole.max_grad_norm.items())
+    assert all(np.array_equal(merged.flip_frac[k], whole.flip_frac[k], equal_nan=True) for k in spec.methods)
+    # the chapter's task list: one task per (setting, replicate, method), largest first, all of them
+    cfg = M.config("paper")
+    ts = M.tasks(cfg, 0)
+    units = (len(cfg.tsweep) + len(cfg.nsweep)) * cfg.reps
+    assert len(M.main_tasks(cfg, 0)) == 3 * units and len(ts) == 3 * units + len(M.extra_tasks(cfg, 0))
+    assert all(len(t.kwargs["spec"].methods) == 1 for t in ts) and len({t.key for t in ts}) == len(ts)
+    costs = [M.cost(t.kwargs["spec"], t.kwargs["spec"].methods[0]) for t in ts]
+    assert costs == sorted(costs, reverse=True) and max(costs) < sum(costs) / 10
+
+
+
+def test_compute_puts_every_task_back_in_place(monkeypatch):
+    """compute submits the tasks largest first; the merged results equal one all-methods
+    run_setting per (setting, replicate) in the natural order, extras included (tiny sizes)."""
+    monkeypatch.setenv("ROB_NO_CACHE", "1")
+    monkeypatch.setenv("ROB_EXECUTOR", "serial")
+    t = M.RunSpec(20, 6, (3, 6), m=8, r=2, n_test=40)
+    cfg = M.Config("paper", (t, M.replace(t, n=30)), (M.replace(t, n=50, T=3, record=(3,)),), reps=2, T_n=3, T_cmp=6,
+                   width=(M.replace(t, m=4, methods=("at",), r=0, evaluate=False), M.replace(t, m=16, methods=("at",), r=0,
+                                                                                               evaluate=False)),
+                   regime=M.replace(t, m=32, methods=("at", "moreau")), variants=(M.replace(t, methods=("moreau",)),))
+    assert [x.key for x in M.tasks(cfg, 2)] != [x.key for x in M.main_tasks(cfg, 2) + M.extra_tasks(cfg, 2)]
+    res = M.compute(cfg, 2)
+    whole = [M.run_setting(s, 2, r) for s in cfg.tsweep + cfg.nsweep for r in range(cfg.reps)]
+    pd.testing.assert_frame_equal(res.table, pd.concat([w.rows for w in whole], ignore_index=True), check_exact=True)
+    assert list(res.grad_norms.max_grad_norm) == [v for w in whole for v in w.max_grad_norm.values()]
+    for got, specs in ((res.width, cfg.width), (res.regime, (cfg.regime,)), (res.variants, cfg.variants)):
+        want = pd.concat([M.run_setting(s, 2, 0).rows for s in specs], ignore_index=True)
+        pd.testing.assert_frame_equal(got.drop(columns="deltas"), want.drop(columns="deltas"), check_exact=True)
+        assert list(map(repr, got.deltas)) == list(map(repr, want.deltas))  # [nan] when r = 0
 
 # -- synthetic results --------------------------------------------------------------------------
 # Each method follows the same curves in its own "progress" p: AT p = T, ME p = 0.8 T (slower,
@@ -99,3 +143,24 @@ def test_bound_table_reports_violated_hypotheses():
     row = bt.iloc[0]
     assert row.lam_rho > 0.5 and np.isnan(row.log10_B_ME)
     assert 60 < row.log10_B_AT < 70 and abs(row.convex_AT - 963.5) < 1 and abs(row.convex_ME - 87.6) < 0.1
+
+
+def test_plan_sees_one_balanced_sweep(tmp_path, monkeypatch):
+    """rob plan at paper scale: every task (main and extras, batch ``settings``) is one sweep, and
+    with task times proportional to the cost model the 2-worker makespan is within 2 % of half."""
+    import json
+
+    from rob.book import executor, plan
+
+    if "batch" not in executor.Task.__dataclass_fields__:
+        pytest.skip("needs Task.batch (rob plan's one-submission batches, on main)")
+
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ROB_NO_CACHE", raising=False)
+    ts = plan.chapter_tasks("stability", "paper")
+    cost = [M.cost(t.kwargs["spec"], t.kwargs["spec"].methods[0]) * 1e-9 for t in ts]
+    (tmp_path / "task-times.jsonl").write_text(
+        "".join(json.dumps(dict(id=t.plan_id(), kind=t.name, seconds=c)) + "\n" for t, c in zip(ts, cost)))
+    p = plan.make_plan("stability", "paper", 2)
+    assert p.complete and [s["kind"] for s in p.sweeps()] == ["settings"] and len(p.kinds()) > 1
+    assert p.wall_s == pytest.approx(sum(cost) / 2, rel=0.02)

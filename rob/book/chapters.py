@@ -85,9 +85,10 @@ CHAPTERS: dict[str, Chapter] = {
                     "so early stopping controls it; GD on the Moreau envelope removes the η√T term "
                     "(the book's derived versions; the paper's statement was not available)",
             runtime={"ci": "about 45 s on a free CPU core (one torch thread); 2-2.5 min on 2 cores shared with other jobs",
-                     "paper": "about 20-25 min on a free CPU core (one torch thread; measured 53 min niced on 2 cores "
-                              "shared with other jobs); cut from the spec to 2 replicates, "
-                              "r = 6 and T = 1200 at n = 800 to fit; minutes on a GPU"},
+                     "paper": "the spec's sizes (5 replicates, r = 8, T = 2000 at n = 200 and 800, n-sweep to T = 400, "
+                              "plus the extras) in 88 tasks: about 45-70 min serially on one CPU core, 25-36 min "
+                              "on 2 workers (--workers 2; rob plan --calibrate 1 on 2 cores shared with other jobs "
+                              "predicts 72 min of task time, 36 min on 2 workers, largest task 3 min); minutes on a GPU"},
             bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
         ),
         Chapter(

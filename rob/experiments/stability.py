@@ -85,9 +85,8 @@ PAPER_RECORD = (10, 15, 25, 40, 60, 100, 150, 200, 400, 700, 1200, 2000)
 
 
 def config(scale: str, n_test: int = 0, replaced: int = 0) -> Config:
-    """The sizes of ``scale`` ("ci" or "paper"), spec §7 (paper: see the chapter registry for what
-    was cut to fit the CPU budget); ``n_test`` and ``replaced`` (the number r of neighbours),
-    when non-zero, override the scale's defaults in the T- and n-sweeps."""
+    """The sizes of ``scale`` ("ci" or "paper"), spec §7; ``n_test`` and ``replaced`` (the number r
+    of neighbours), when non-zero, override the scale's defaults in the T- and n-sweeps."""
     cfg = _config(scale)
     over = {k: v for k, v in (("n_test", n_test), ("r", replaced)) if v}
     if not over:
@@ -102,18 +101,20 @@ def _config(scale: str) -> Config:
         # n = 800 runs on the same T grid as n = 200, so that the early-stopping times compare fairly
         return Config("ci", (t,), (RunSpec(800, 400, CI_RECORD),), reps=1, T_n=200, T_cmp=400)
     if scale == "paper":
-        # Sized for ~20 min on one free CPU thread (the spec's 5 replicates, r = 8 and T = 2000 at
-        # n = 800 would take over an hour): 2 replicates, r = 6, n = 800 up to T = 1200.
-        base = RunSpec(200, 2000, PAPER_RECORD, r=6, n_test=5000)
-        ts = (base, replace(base, n=800, T=1200, record=tuple(t for t in PAPER_RECORD if t <= 1200)))
-        ns = tuple(replace(base, n=n, T=200, record=(100, 200)) for n in (400, 1600, 3200))
+        # The spec's sizes (§7): 5 replicates, r = 8, n = 200 and 800 both to T = 2000 on the 12
+        # snapshots, the n-sweep n ∈ {400, 1600, 3200} to T = 400 (the n-comparison stays at T_n = 200).
+        # About 45-70 min of CPU in 88 tasks, one per (setting, replicate, method), the largest ~3 min,
+        # so that 2 workers halve it (see the registry entry).
+        base = RunSpec(200, 2000, PAPER_RECORD, r=8, n_test=5000)
+        ts = (base, replace(base, n=800))
+        ns = tuple(replace(base, n=n, T=400, record=(100, 200, 400)) for n in (400, 1600, 3200))
         width = tuple(RunSpec(200, 200, (200,), m=m, methods=("at",), r=0, evaluate=False) for m in (64, 256, 1024, 4096))
         regime = RunSpec(400, 40, (10, 20, 40), m=16384, eta=5.0, methods=("at", "moreau"), r=3, n_test=1000)
         v = RunSpec(200, 400, (100, 200, 400), r=6, methods=("moreau",))
         variants = (replace(v, lam_factor=1.0), replace(v, lam_factor=5.0), replace(v, inner_steps=3),
                     replace(v, methods=("at", "moreau"), eps=0.1),
                     replace(v, methods=("at", "moreau"), norm="l2", eps=0.1))
-        return Config("paper", ts, ns, reps=2, T_n=200, T_cmp=400, width=width, regime=regime,
+        return Config("paper", ts, ns, reps=5, T_n=200, T_cmp=400, width=width, regime=regime,
                       variants=variants, n_pairs_tol=(0.7, 1.4))
     raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
 
@@ -194,41 +195,94 @@ class Results:
 
 
 def compute(cfg: Config, seed: int, device: str = "cpu") -> Results:
-    """Every setting of ``cfg`` for replicates ``0..reps−1`` (then the extras, replicate 0)."""
-    settings = run_tasks(main_tasks(cfg, seed, device), "stability settings")
+    """Every setting of ``cfg`` for replicates ``0..reps−1`` and the extras (replicate 0), submitted
+    as one batch of tasks (:func:`tasks`) and merged back per setting with :func:`merge_methods`."""
+    units = _units(cfg)
+    todo, where = _schedule(cfg, seed, device)
+    values = run_tasks(todo, "stability settings")
+    parts: list[list[Setting | None]] = [[None] * len(spec.methods) for _, spec, _ in units]
+    for (u, k), v in zip(where, values):
+        parts[u][k] = v
+    merged = [merge_methods(spec, ps) for (_, spec, _), ps in zip(units, parts)]
+    settings = [st for (part, _, _), st in zip(units, merged) if part == "main"]
+    ext = [st for (part, _, _), st in zip(units, merged) if part == "extra"]
     table = pd.concat([st.rows for st in settings], ignore_index=True)
     grads = pd.DataFrame([dict(method=k, n=st.spec.n, rep=st.rows.rep.iloc[0], max_grad_norm=v)
                           for st in settings for k, v in st.max_grad_norm.items()])
     flips = settings[0].flip_frac.get("at", np.array([]))
+    nw, nr = len(cfg.width), 1 if cfg.regime else 0
+    pick = (lambda sts: pd.concat([st.rows for st in sts], ignore_index=True) if sts else pd.DataFrame())
+    return Results(table, grads, flips, pick(ext[:nw]), pick(ext[nw:nw + nr]), pick(ext[nw + nr:]))
+
+
+def merge_methods(spec: RunSpec, parts: list[Setting]) -> Setting:
+    """The :class:`Setting` of ``spec`` from one single-method run per method of ``spec.methods`` (in
+    that order): the rows concatenated, the per-method dicts merged, as one :func:`run_setting` on
+    ``spec`` gives (every method starts from the same streams, so the split changes no number)."""
+    return Setting(spec, pd.concat([p.rows for p in parts], ignore_index=True),
+                   {k: v for p in parts for k, v in p.max_grad_norm.items()},
+                   {k: v for p in parts for k, v in p.flip_frac.items()})
+
+
+def _units(cfg: Config) -> list[tuple[str, RunSpec, int]]:
+    """(part, setting, replicate): the T- and n-sweeps for every replicate, then the extras."""
     extra = list(cfg.width) + ([cfg.regime] if cfg.regime else []) + list(cfg.variants)
-    ext = ({id(s): st.rows for s, st in zip(extra, run_tasks(extra_tasks(cfg, seed, device), "extras"))}
-           if extra else {})
-    pick = (lambda specs: pd.concat([ext[id(s)] for s in specs], ignore_index=True) if specs else pd.DataFrame())
-    return Results(table, grads, flips, pick(list(cfg.width)), pick([cfg.regime] if cfg.regime else []),
-                   pick(list(cfg.variants)))
+    return ([("main", s, r) for s in cfg.tsweep + cfg.nsweep for r in range(cfg.reps)]
+            + [("extra", s, 0) for s in extra])
 
 
-def _task(spec: RunSpec, seed: int, rep: int, device: str, part: str, index: int) -> Task:
-    return Task(run_setting, dict(spec=spec, seed=seed, rep=rep, device=device),
-                (part, index, f"n={spec.n}", f"m={spec.m}", f"T={spec.T}", f"rep={rep}"), kind=f"setting-{part}")
+def cost(spec: RunSpec, method: str) -> float:
+    """A relative cost of one single-method run (for the submission order only): training
+    ``(1 + r)·n·T·m`` point-steps, each ``1 + attack_steps`` gradient passes under attack
+    (``inner_steps`` of them for ME-AT), plus the PGD evaluation at every snapshot."""
+    passes = 1 if method == "std" else (1 + spec.attack_steps) * (spec.inner_steps if method == "moreau" else 1)
+    train = (1 + spec.r) * spec.n * spec.T * passes
+    evaluation = len(spec.record) * (1 + spec.eval_steps) * (spec.n + spec.n_test) if spec.evaluate else 0
+    return float(spec.m * (train + evaluation))
+
+
+def _method_tasks(spec: RunSpec, seed: int, rep: int, device: str, part: str, index: int) -> list[Task]:
+    """One :func:`run_setting` task per method of ``spec`` (``spec.methods`` narrowed to it)."""
+    size = f"n={spec.n}" if part == "main" else f"{index}"  # main: one kind per (setting, method)
+    return [_batched(Task(run_setting, dict(spec=replace(spec, methods=(meth,)), seed=seed, rep=rep, device=device),
+                          (part, index, meth, f"n={spec.n}", f"m={spec.m}", f"T={spec.T}", f"rep={rep}"),
+                          kind=f"{part}-{meth}-{size}-T={spec.T}"))
+            for meth in spec.methods]
+
+
+def _batched(task: Task) -> Task:
+    """``task`` in the batch ``settings`` (one submission for ``rob plan``), where
+    :class:`~rob.book.executor.Task` has a ``batch`` field."""
+    return replace(task, batch="settings") if "batch" in getattr(Task, "__dataclass_fields__", {}) else task
+
+
+def _schedule(cfg: Config, seed: int, device: str = "cpu") -> tuple[list[Task], list[tuple[int, int]]]:
+    """Every task of the chapter, largest :func:`cost` first (a FIFO cluster then schedules them
+    longest-first, which balances the workers), and for each its (unit, method position)."""
+    items = [(t, (u, k), cost(spec, spec.methods[k]))
+             for u, (part, spec, rep) in enumerate(_units(cfg))
+             for k, t in enumerate(_method_tasks(spec, seed, rep, device, part, u))]
+    items.sort(key=lambda it: -it[2])  # stable: equal costs keep the natural order
+    return [it[0] for it in items], [it[1] for it in items]
 
 
 def main_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
-    """Tasks of :func:`compute`: one :func:`run_setting` per (setting of the T- and n-sweeps, replicate);
-    each draws its streams from ``(seed, rep, …)`` (module docstring)."""
-    main = [(s, r) for s in cfg.tsweep + cfg.nsweep for r in range(cfg.reps)]
-    return [_task(s, seed, r, device, "main", i) for i, (s, r) in enumerate(main)]
+    """The T- and n-sweep tasks in natural order: one :func:`run_setting` per (setting, replicate,
+    method); each draws its streams from ``(seed, rep, …)`` (module docstring)."""
+    return [t for u, (part, spec, rep) in enumerate(_units(cfg)) if part == "main"
+            for t in _method_tasks(spec, seed, rep, device, part, u)]
 
 
 def extra_tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
-    """The paper-scale extras (width, regime, variants), replicate 0."""
-    extra = list(cfg.width) + ([cfg.regime] if cfg.regime else []) + list(cfg.variants)
-    return [_task(s, seed, 0, device, "extra", i) for i, s in enumerate(extra)]
+    """The paper-scale extras (width, regime, variants), replicate 0, one task per method."""
+    return [t for u, (part, spec, rep) in enumerate(_units(cfg)) if part == "extra"
+            for t in _method_tasks(spec, seed, rep, device, part, u)]
 
 
 def tasks(cfg: Config, seed: int, device: str = "cpu") -> list[Task]:
-    """Every task of the chapter (for ``rob plan``)."""
-    return main_tasks(cfg, seed, device) + extra_tasks(cfg, seed, device)
+    """Every task of the chapter in the order :func:`compute` submits them, as one sweep (for
+    ``rob plan``: the batch ``settings``)."""
+    return _schedule(cfg, seed, device)[0]
 
 
 def pooled(table: pd.DataFrame) -> pd.DataFrame:
@@ -395,5 +449,6 @@ def record_checks(report, cfg: Config, res: Results) -> dict[str, float | str]:
     return {k: (float(v) if not isinstance(v, str) else v) for k, v in quote.items()}
 
 
-__all__ = ["RunSpec", "Config", "Setting", "Results", "config", "run_setting", "compute", "pooled", "curve",
+__all__ = ["RunSpec", "Config", "Setting", "Results", "config", "run_setting", "compute", "merge_methods", "cost",
+           "main_tasks", "extra_tasks", "tasks", "pooled", "curve",
            "constants", "bound_table", "record_checks", "replace"]
