@@ -109,8 +109,13 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
 
 def main(argv: list[str] | None = None) -> int:
     import json
+    import os
 
     from rob.book import executor as E
+
+    if argv is None and any(os.environ.get(k) != v for k, v in E.MALLOC_ENV.items()):
+        # the serial pass runs in this process: give it the heap settings of rob's kernel and workers
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **E.MALLOC_ENV})
     from rob.book import plan
     from rob.book.chapters import CHAPTERS
 

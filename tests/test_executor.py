@@ -264,3 +264,16 @@ def test_scheduler_probe_needs_a_dask_scheduler(capsys, monkeypatch, dask_local2
     assert "is not a Dask scheduler" in err and len(err.splitlines()) == 1
     real = E.client_for(dask_local2).scheduler.address
     assert E.check_reachable(real)["type"] == "Scheduler" and E.check_reachable(real)["n_workers"] == 2
+
+
+def test_workers_and_kernel_get_the_heap_settings(dask_local2, monkeypatch):
+    """The workers that --workers starts, and the kernel that rob starts, run with glibc's heap
+    settings of ``MALLOC_ENV`` (large temporaries from the heap, not mapped afresh at every step)."""
+    from rob.book import build
+
+    env = E.client_for(dask_local2).run(lambda: {k: os.environ.get(k) for k in E.MALLOC_ENV})
+    assert len(env) == 2 and all(v == E.MALLOC_ENV for v in env.values())
+    for k in E.MALLOC_ENV:
+        monkeypatch.delenv(k, raising=False)
+    build._kernel_env(__import__("pathlib").Path("."), no_cache=False)
+    assert all(os.environ[k] == v for k, v in E.MALLOC_ENV.items())

@@ -228,7 +228,12 @@ def hide_injected_parameters(path: Path) -> None:
 
 
 def _kernel_env(root: Path, no_cache: bool) -> None:
-    """Environment inherited by the kernel: cache switch and the commit of the book's sources."""
+    """Environment inherited by the kernel: cache switch, the commit of the book's sources and
+    glibc's heap settings (:data:`rob.book.executor.MALLOC_ENV`, unless set already)."""
+    from .executor import MALLOC_ENV
+
+    for name, value in MALLOC_ENV.items():
+        os.environ.setdefault(name, value)
     if no_cache:
         os.environ["ROB_NO_CACHE"] = "1"
     os.environ.setdefault("ROB_GIT_COMMIT", checks.git_commit(root))

@@ -26,7 +26,6 @@ processes share the two cores).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -410,41 +409,13 @@ def kernel_part(cfg: Config, seed: int) -> KernelResults:
 # ----------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _heap_for_large_temporaries(limit: int = 1 << 30):
-    """glibc only: serve allocations up to ``limit`` bytes from the heap and keep freed memory while
-    the block runs (``mallopt`` M_MMAP_THRESHOLD, M_TRIM_THRESHOLD); afterwards 32 MiB / 64 MiB, the
-    values glibc's own dynamic thresholds reach at most.  Above 32 MiB glibc maps and unmaps every
-    temporary, so each training step page-faults its (n, m) activations afresh: at paper scale
-    (n = 1198, m = 4096, 39 MB per temporary) that was 60% of a network's time (system time; 8.8 M
-    minor faults per 100 steps).  Only allocation changes, never a computed value; a no-op elsewhere."""
-    import ctypes
-    import sys
-
-    libc = None
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(-3, limit)      # M_MMAP_THRESHOLD
-            libc.mallopt(-1, limit)      # M_TRIM_THRESHOLD
-        except (OSError, AttributeError):
-            libc = None
-    try:
-        yield
-    finally:
-        if libc is not None:
-            libc.mallopt(-3, 32 << 20)
-            libc.mallopt(-1, 64 << 20)
-
-
 def train_net(cfg: Config, X: np.ndarray, y: np.ndarray, m: int, seed: int, rep: int, device: str = "cpu"):
     """One centred network of width ``m`` trained for ``cfg.T`` steps; float64 on the CPU, float32 on CUDA."""
     import torch
 
     dtype = torch.float32 if device == "cuda" else torch.float64
     net = nets.init(X.shape[1], m, np.random.SeedSequence([seed, m, rep]), device, dtype, alpha=cfg.alpha)
-    with _heap_for_large_temporaries():
-        losses = nets.train(net, X, y, cfg.eta, cfg.T)
+    losses = nets.train(net, X, y, cfg.eta, cfg.T)  # fast with rob's heap settings (rob.book.executor.MALLOC_ENV)
     return net, losses
 
 
