@@ -150,10 +150,7 @@ def test_plan_sees_one_balanced_sweep(tmp_path, monkeypatch):
     with task times proportional to the cost model the 2-worker makespan is within 2 % of half."""
     import json
 
-    from rob.book import executor, plan
-
-    if "batch" not in executor.Task.__dataclass_fields__:
-        pytest.skip("needs Task.batch (rob plan's one-submission batches, on main)")
+    from rob.book import plan
 
     monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("ROB_NO_CACHE", raising=False)

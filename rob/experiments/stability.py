@@ -251,9 +251,8 @@ def _method_tasks(spec: RunSpec, seed: int, rep: int, device: str, part: str, in
 
 
 def _batched(task: Task) -> Task:
-    """``task`` in the batch ``settings`` (one submission for ``rob plan``), where
-    :class:`~rob.book.executor.Task` has a ``batch`` field."""
-    return replace(task, batch="settings") if "batch" in getattr(Task, "__dataclass_fields__", {}) else task
+    """``task`` in the batch ``settings``: :func:`compute` submits all of them at once."""
+    return replace(task, batch="settings")
 
 
 def _schedule(cfg: Config, seed: int, device: str = "cpu") -> tuple[list[Task], list[tuple[int, int]]]:
