@@ -40,7 +40,8 @@ CHAPTERS: dict[str, Chapter] = {
             theorem="Every random-features interpolator of noisy labels has Sobolev seminorm ≳ √n "
                     "(√(n/k) in the finite-width NTK regime)",
             runtime={"ci": "about 1 min on 2 CPU cores",
-                     "paper": "about 1 h 10 min on 2 CPU cores (the NTK fits near n = kd take half of it; the infinite-width section about 10 min)"},
+                     "paper": "27 min with --workers 2 on the 2-core machine (measured; 6680 tasks, 52 min of task CPU, "
+                              "so about 53 min serially; the NTK fits of the finite-width descent are half of it)"},
             bounds={"n_test": (100, 100_000)},
         ),
         Chapter(
@@ -52,7 +53,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "clustered data but is flipped by one universal perturbation of norm ≈ √(d/k), "
                     "while a robust network with radius ≈ √d/2 exists",
             runtime={"ci": "about 20 s on 2 CPU cores",
-                     "paper": "about 7 min serially on 2 idle CPU cores, 5 min with --workers 2 (three d = 10000, m = 256 networks of 1000 steps bound it)"},
+                     "paper": "4 min with --workers 2 on the 2-core machine (measured: 246 s; 7 min serially, 431 s; "
+                              "the three d = 10000, m = 256 headline networks of 1000 steps, about 2 min each, bound it)"},
         ),
         Chapter(
             name="regimes",
@@ -65,14 +67,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "of scale α adds an excess ∝ α² to both in lazy training",
             runtime={"ci": "about 30 s on 2 CPU cores (25 s of CPU, 10 s of it the adversarial link and the "
                            "equivalent ridge; 1.5-2 min on a loaded machine)",
-                     "paper": "about 14 min serially on 2 idle CPU cores (11-12 min of CPU, mostly the d = 1000 closed "
-                              "forms, the lazy ELU least squares and the d = 300 gradient descent; 3.5 min of CPU for "
-                              "the adversarial link at d = 1000 and the equivalent ridge at d = 40); 24 min measured on "
-                              "a shared, loaded machine before those two sections were added. All 91 tasks go in one "
-                              "submission, longest first (the largest, gradient descent at ψ = 1, is under a tenth of "
-                              "the total), and the kernel computes under 2 s outside them (about 20 s with imports "
-                              "and figures), so `--workers 2` should take about half: rob plan predicts 1.98x from "
-                              "task times measured on a loaded machine (not yet measured end to end)"},
+                     "paper": "6 min with --workers 2 on the 2-core machine (measured; 91 tasks in one submission, "
+                              "11.4 min of task CPU, so about 12 min serially)"},
             bounds={"J": (20, 5000)},
         ),
         Chapter(
@@ -85,10 +81,9 @@ CHAPTERS: dict[str, Chapter] = {
                     "so early stopping controls it; GD on the Moreau envelope removes the η√T term "
                     "(the book's derived versions; the paper's statement was not available)",
             runtime={"ci": "about 45 s on a free CPU core (one torch thread); 2-2.5 min on 2 cores shared with other jobs",
-                     "paper": "the spec's sizes (5 replicates, r = 8, T = 2000 at n = 200 and 800, n-sweep to T = 400, "
-                              "plus the extras) in 88 tasks: about 45-70 min serially on one CPU core, 25-36 min "
-                              "on 2 workers (--workers 2; rob plan --calibrate 1 on 2 cores shared with other jobs "
-                              "predicts 72 min of task time, 36 min on 2 workers, largest task 3 min); minutes on a GPU"},
+                     "paper": "23 min with --workers 2 on the 2-core machine (measured; the spec's sizes: 5 replicates, "
+                              "r = 8, T = 2000 at n = 200 and 800, n-sweep to T = 400, plus the extras, in 88 tasks; "
+                              "46 min of task CPU, so about 46 min serially)"},
             bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
         ),
         Chapter(
@@ -101,11 +96,9 @@ CHAPTERS: dict[str, Chapter] = {
                     "but fragile",
             runtime={"ci": "about 1 min on 2 CPU cores (70 s of CPU, 18 s of it the kernel dynamics under "
                            "adversarial training); 4-5 min on 2 cores shared with other jobs",
-                     "paper": "about 15 min of task CPU, about 8 min with --workers 2 (estimated per task on 2 "
-                              "cores shared with other jobs; digits parity n = 1198; 80 tasks submitted at once: "
-                              "the two width-4096 networks about 3 min each, the kernel dynamics about 8 min in all "
-                              "(5 replicates x 2 trainings x 200 epochs at width 1024), the kernel part 23 s in 60 "
-                              "tasks)"},
+                     "paper": "7.3 min with --workers 2 on the 2-core machine (measured; 80 tasks in one submission, "
+                              "14 min of task CPU, so about 14.5 min serially: the kernel dynamics 8.4 min, the "
+                              "networks 5.2 min, the kernel part 24 s)"},
             bounds={"alpha": (0.01, 100.0)},
         ),
         Chapter(
@@ -117,8 +110,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "regression is given by a scalar convex-concave saddle point (Thm 4.2); beyond "
                     "interpolation it rises again with the number of features",
             runtime={"ci": "about 1 min on 2 CPU cores (8 trials at d = 100, eigendecompositions up to N = 2000)",
-                     "paper": "about 20-30 min on 2 CPU cores (22 CPU-min; 16 trials at d = 200, N up to 4000, "
-                              "3 ψ2 × 5 ε, 3600 fits)"},
+                     "paper": "11 min with --workers 2 on the 2-core machine (measured; 16 trials at d = 200, N up to "
+                              "4000, 3600 fits and 75 PGD checks; 21 min of task CPU, so about 22 min serially)"},
         ),
     ]
 }
