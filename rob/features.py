@@ -51,7 +51,7 @@ def rf_input_grad(X: np.ndarray, W: np.ndarray, c: np.ndarray, act: Activation) 
     for s in _blocks(len(X), k):
         D = act.df(X[s] @ W.T)
         for i in range(C.shape[1]):
-            out[i, s] = (D * C[:, i]) @ W
+            out[i, s] = D @ (C[:, i, None] * W)  # (σ' ⊙ c) W without a (block × k) temporary
     out /= np.sqrt(k)
     return out[0] if c.ndim == 1 else out
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+import torch
 
 from .kernels import arccos_kernel, arccos_kernel_deriv, constants
 
@@ -92,40 +92,67 @@ def fit_interpolant(X: np.ndarray, y: np.ndarray, model: str, act: str) -> Kerne
     """Min-norm interpolant of ``(X, y)`` in the RKHS of ``k`` by a Cholesky solve of ``k(XXᵀ) α = y``.
 
     ``k(XXᵀ)`` is positive definite for distinct points on the sphere (both kernels have infinitely
-    many positive Gegenbauer coefficients); float64 throughout."""
+    many positive Gegenbauer coefficients); float64 throughout (torch's MKL Cholesky)."""
     _check(model, act)
     X = np.asarray(X, float)
     K = dot_kernel(X @ X.T, model, act)
     np.fill_diagonal(K, float(dot_kernel(np.array(1.0), model, act)))
-    alpha = cho_solve(cho_factor(K, lower=True), np.asarray(y, float))
+    L = torch.linalg.cholesky(torch.from_numpy(K))
+    alpha = torch.cholesky_solve(torch.from_numpy(np.asarray(y, float))[:, None], L)[:, 0].numpy()
     return KernelInterpolant(model, act, X, alpha)
 
 
-def _cosines(f: KernelInterpolant, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Cosines:
+    """Evaluation points against training points: unit rows ``U = x/‖x‖``, norms ``r`` and the
+    cosines ``P = U X_trainᵀ`` (``ρ_i = x̂·x_i``).  They depend on the points only, not on the kernel,
+    so interpolants of several kernels on the same data share one :func:`cosines`."""
+
+    U: np.ndarray   # (m, d)
+    r: np.ndarray   # (m,)
+    P: np.ndarray   # (m, n)
+
+
+def cosines(X: np.ndarray, X_train: np.ndarray) -> Cosines:
+    """:class:`Cosines` of the rows of ``X`` against the (unit) rows of ``X_train``."""
     X = np.asarray(X, float)
     r = np.linalg.norm(X, axis=1)
     U = X / r[:, None]
-    return U, r, U @ f.X.T
+    return Cosines(U, r, U @ np.asarray(X_train, float).T)
 
 
-def predict(f: KernelInterpolant, X: np.ndarray) -> np.ndarray:
-    """``f(x) = ‖x‖ Σ_i α_i k(x̂·x_i)`` at the rows of ``X``, shape (m,)."""
-    _, r, P = _cosines(f, X)
-    return r * (dot_kernel(P, f.model, f.act) @ f.alpha)
+def _cos(f: KernelInterpolant, X: np.ndarray, cos: Cosines | None) -> Cosines:
+    return cosines(X, f.X) if cos is None else cos
 
 
-def input_grad(f: KernelInterpolant, X: np.ndarray, radial: bool = True) -> np.ndarray:
-    """Ambient input gradient of the 1-homogeneous interpolant at the rows of ``X``, shape (m, d):
+def predict(f: KernelInterpolant, X: np.ndarray, cos: Cosines | None = None) -> np.ndarray:
+    """``f(x) = ‖x‖ Σ_i α_i k(x̂·x_i)`` at the rows of ``X``, shape (m,) (``cos``: precomputed
+    ``cosines(X, f.X)``)."""
+    c = _cos(f, X, cos)
+    return c.r * (dot_kernel(c.P, f.model, f.act) @ f.alpha)
+
+
+def value_and_grad(f: KernelInterpolant, X: np.ndarray, cos: Cosines | None = None,
+                   radial: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(f(x̂), ∇f(x))`` at the rows of ``X``: the value on the sphere, shape (m,), and the ambient
+    input gradient of the 1-homogeneous interpolant, shape (m, d),
 
     ``∇f(x) = Σ_i α_i k'(ρ_i)(x_i − ρ_i x̂) + f(x̂) x̂`` with ``ρ_i = x̂·x_i`` (0-homogeneous in x).
     ``radial=False`` drops ``f(x̂) x̂`` and returns the tangential gradient ``∇_S f``."""
-    U, _, P = _cosines(f, X)
-    D = dot_kernel_deriv(P, f.model, f.act) * f.alpha          # (m, n): α_i k'(ρ_i)
-    coef = -np.einsum("mn,mn->m", D, P)                          # −Σ_i α_i k'(ρ_i) ρ_i
+    c = _cos(f, X, cos)
+    D = dot_kernel_deriv(c.P, f.model, f.act) * f.alpha        # (m, n): α_i k'(ρ_i)
+    coef = -np.einsum("mn,mn->m", D, c.P)                        # −Σ_i α_i k'(ρ_i) ρ_i
+    value = dot_kernel(c.P, f.model, f.act) @ f.alpha            # f(x̂)
     if radial:
-        coef += dot_kernel(P, f.model, f.act) @ f.alpha           # + f(x̂)
-    return D @ f.X + coef[:, None] * U
+        coef += value
+    return value, D @ f.X + coef[:, None] * c.U
+
+
+def input_grad(f: KernelInterpolant, X: np.ndarray, radial: bool = True, cos: Cosines | None = None) -> np.ndarray:
+    """Ambient input gradient of the 1-homogeneous interpolant at the rows of ``X``, shape (m, d)
+    (:func:`value_and_grad`)."""
+    return value_and_grad(f, X, cos, radial)[1]
 
 
 __all__ = ["MODELS", "dot_kernel", "dot_kernel_deriv", "limit_gram", "KernelInterpolant", "fit_interpolant",
-           "predict", "input_grad"]
+           "Cosines", "cosines", "predict", "value_and_grad", "input_grad"]

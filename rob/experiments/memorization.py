@@ -142,7 +142,7 @@ def replicate(model: str, act: str, d: int, k: int, n: int, zeta: float, lams: t
     W = features.random_weights(k, d, rng)
     Z = features.features(model, ds.X, W, sigma)
     Zt = features.features(model, ds.X_test, W, sigma) if n_test * Z.shape[1] <= 5e7 else None
-    C = np.stack([solvers.fit(Z, ds.y, lam, device=device if model == "ntk" else "cpu") for lam in lams], axis=1)
+    C = solvers.fit_path(Z, ds.y, lams, device=device if model == "ntk" else "cpu")
     pred_test = Zt @ C if Zt is not None else _predict_blocks(model, ds.X_test, W, sigma, C)
     grads = features.input_grad(model, ds.X_test, W, C, sigma)
     resid_train = Z @ C - ds.y[:, None]
@@ -473,15 +473,19 @@ def _kstream(seed: int, panel: str, value: int, r: int) -> np.random.Generator:
     return np.random.default_rng([seed, KERNEL_PANELS[panel], value, r])
 
 
-def kernel_replicate(ds: data.SphereRegression, model: str, act: str) -> dict:
+def kernel_replicate(ds: data.SphereRegression, model: str, act: str,
+                     cos: tuple[kernel_interp.Cosines, kernel_interp.Cosines] | None = None) -> dict:
     """Fit the min-norm kernel interpolant of :mod:`rob.kernel_interp` to ``ds`` and measure it.
 
     Columns: ``S``, ``S2`` (ambient 𝔖̂, 𝔖̂²), ``S2_tan`` (tangential part), ``interp_err``
-    (max |f(x_i) − y_i|/max |y_i|), ``y2c`` = ‖y − ȳ1‖², ``y2`` = ‖y‖², ``rkhs_norm2`` = yᵀk(XXᵀ)⁻¹y."""
+    (max |f(x_i) − y_i|/max |y_i|), ``y2c`` = ‖y − ȳ1‖², ``y2`` = ‖y‖², ``rkhs_norm2`` = yᵀk(XXᵀ)⁻¹y.
+    ``cos``: the test and training points' :func:`rob.kernel_interp.cosines` against ``ds.X``, shared
+    by every kernel fitted to the same data."""
     f = kernel_interp.fit_interpolant(ds.X, ds.y, model, act)
-    est = robustness.sobolev_seminorm(kernel_interp.input_grad(f, ds.X_test))
-    f_test = kernel_interp.predict(f, ds.X_test)  # ‖∇f‖² = ‖∇_S f‖² + f² on the sphere
-    err = np.max(np.abs(kernel_interp.predict(f, ds.X) - ds.y)) / np.max(np.abs(ds.y))
+    cos_test, cos_train = cos or (kernel_interp.cosines(ds.X_test, ds.X), kernel_interp.cosines(ds.X, ds.X))
+    f_test, grad = kernel_interp.value_and_grad(f, ds.X_test, cos_test)
+    est = robustness.sobolev_seminorm(grad)  # ‖∇f‖² = ‖∇_S f‖² + f² on the sphere
+    err = np.max(np.abs(kernel_interp.predict(f, ds.X, cos_train) - ds.y)) / np.max(np.abs(ds.y))
     return dict(model=model, act=act, d=ds.X.shape[1], n=len(ds.y), zeta=ds.zeta, S=est.value, S2=est.energy,
                 S2_se=est.energy_se, S2_tan=est.energy - float(np.mean(f_test**2)), interp_err=float(err),
                 y2c=float(np.sum((ds.y - ds.y.mean()) ** 2)), y2=float(ds.y @ ds.y),
@@ -504,7 +508,8 @@ def kernel_scaling_job(sweep: KernelScaling, seed: int, d: int, r: int) -> list[
     """Task of :func:`kernel_scaling_sweep`: one (d, replicate), stream ``(seed, kscaling, d, r)``."""
     ds = data.sphere_regression(max(2, round(sweep.ratio * d)), sweep.n_test, d, sweep.zeta,
                                 _kstream(seed, "kscaling", d, r))  # one BLAS thread: rob.book.executor.execute
-    return [{**kernel_replicate(ds, model, act), "rep": r} for model, act in sweep.cases]
+    cos = kernel_interp.cosines(ds.X_test, ds.X), kernel_interp.cosines(ds.X, ds.X)
+    return [{**kernel_replicate(ds, model, act, cos), "rep": r} for model, act in sweep.cases]
 
 
 def kernel_convergence_sweep(sweep: KernelConvergence, seed: int) -> pd.DataFrame:
@@ -529,7 +534,7 @@ def kernel_convergence_job(sweep: KernelConvergence, seed: int, n: int, r: int) 
     sigma = activations.get(sweep.act)
     ds = data.sphere_regression(n, sweep.n_test, sweep.d, sweep.zeta, _kstream(seed, "kconvergence", n, r))
     f = kernel_interp.fit_interpolant(ds.X, ds.y, "rf", sweep.act)  # one BLAS thread: rob.book.executor.execute
-    g_inf, v_inf = kernel_interp.input_grad(f, ds.X_test), kernel_interp.predict(f, ds.X_test)
+    v_inf, g_inf = kernel_interp.value_and_grad(f, ds.X_test)
     e_inf = float(np.mean(np.sum(g_inf**2, axis=1)))
     base = dict(model="rf", act=sweep.act, d=sweep.d, n=n, zeta=sweep.zeta, rep=r,
                 y2c=float(np.sum((ds.y - ds.y.mean()) ** 2)), y2=float(ds.y @ ds.y))
