@@ -56,6 +56,24 @@ def rf_input_grad(X: np.ndarray, W: np.ndarray, c: np.ndarray, act: Activation) 
     return out[0] if c.ndim == 1 else out
 
 
+def rf_value_and_grad(X: np.ndarray, W: np.ndarray, C: np.ndarray, act: Activation) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions ``f(x_t) = σ(W x_t)ᵀc/√k`` and input gradients ``∇f(x_t) = Wᵀ(σ'(W x_t) ⊙ c)/√k``
+    of several coefficient vectors (the columns of ``C``, shape (k, m)) at the rows of ``X``: shapes
+    (n, m) and (m, n, d).  The pre-activations ``X Wᵀ`` are formed once per row block for both."""
+    k = W.shape[0]
+    C = C.reshape(k, -1)
+    pred = np.empty((len(X), C.shape[1]))
+    out = np.empty((C.shape[1], len(X), W.shape[1]))
+    for s in _blocks(len(X), k):
+        H = X[s] @ W.T
+        pred[s] = act.f(H) @ C
+        D = act.df(H)
+        for i in range(C.shape[1]):
+            out[i, s] = D @ (C[:, i, None] * W)
+    s = np.sqrt(k)
+    return pred / s, out / s
+
+
 def ntk_features(X: np.ndarray, W: np.ndarray, act: Activation) -> np.ndarray:
     """``Z_i = vec(σ'(W x_i) ⊗ x_i)/√k``, shape (n, k·d), index ``j·d + l`` ↔ ``σ'(w_j·x) x_l``."""
     n, d = X.shape

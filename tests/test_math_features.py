@@ -113,3 +113,14 @@ def test_random_weights_scale():
 def test_unknown_model_is_an_error():
     with pytest.raises(ValueError, match="unknown model"):
         features.features("cnn", np.zeros((1, 2)), np.zeros((1, 2)), activations.get("relu"))
+
+
+@pytest.mark.parametrize("name", ["relu", "erf"])
+def test_rf_value_and_grad_equals_features_and_gradients(name, monkeypatch):
+    rng = np.random.default_rng(6)
+    X, W, C = rng.normal(size=(37, 5)), rng.normal(size=(11, 5)), rng.normal(size=(11, 3))
+    act = activations.get(name)
+    monkeypatch.setattr(features, "BLOCK_ENTRIES", 40)  # several row blocks
+    pred, grads = features.rf_value_and_grad(X, W, C, act)
+    np.testing.assert_allclose(pred, features.rf_features(X, W, act) @ C, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grads, features.rf_input_grad(X, W, C, act), rtol=1e-12, atol=1e-14)

@@ -141,10 +141,12 @@ def replicate(model: str, act: str, d: int, k: int, n: int, zeta: float, lams: t
     ds = data.sphere_regression(n, n_test, d, zeta, rng)
     W = features.random_weights(k, d, rng)
     Z = features.features(model, ds.X, W, sigma)
-    Zt = features.features(model, ds.X_test, W, sigma) if n_test * Z.shape[1] <= 5e7 else None
     C = solvers.fit_path(Z, ds.y, lams, device=device if model == "ntk" else "cpu")
-    pred_test = Zt @ C if Zt is not None else _predict_blocks(model, ds.X_test, W, sigma, C)
-    grads = features.input_grad(model, ds.X_test, W, C, sigma)
+    if model == "rf":  # one pass over the test pre-activations for values and gradients
+        pred_test, grads = features.rf_value_and_grad(ds.X_test, W, C, sigma)
+    else:
+        pred_test = _predict_blocks(model, ds.X_test, W, sigma, C)
+        grads = features.input_grad(model, ds.X_test, W, C, sigma)
     resid_train = Z @ C - ds.y[:, None]
     rows = []
     for i, lam in enumerate(lams):
