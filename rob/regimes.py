@@ -30,6 +30,7 @@ from scipy import special
 from . import features, hermite
 from .activations import Activation
 from .quadratic import normalised_measures
+from .solvers import min_norm_lstsq
 
 # ----------------------------------------------------------------------------------------------
 # NT (first-layer linearisation), quadratic activation: exact projection
@@ -101,7 +102,7 @@ def rf_projection(W: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     ``v_j = w_jᵀBw_j`` by least squares; ``B̂_RF = Wᵀ diag(c) W``.  Returns ``(B̂, c)``."""
     K = (W @ W.T) ** 2
     v = np.einsum("ij,jk,ik->i", W, B, W)
-    c = sla.lstsq(K, v, lapack_driver="gelsy")[0]
+    c = min_norm_lstsq(K, v)
     return (W.T * c) @ W, c
 
 
@@ -113,7 +114,7 @@ def _psd_solve(K: np.ndarray, v: np.ndarray) -> np.ndarray:
             return c
     except np.linalg.LinAlgError:
         pass
-    return sla.lstsq(K, v, lapack_driver="gelsy")[0]
+    return min_norm_lstsq(K, v)
 
 
 def rf_projection_nested(W: np.ndarray, B: np.ndarray, ms) -> list[tuple[float, float]]:
@@ -271,13 +272,13 @@ def _design(X: np.ndarray, W: np.ndarray, act: Activation, block: int = 4096) ->
 
 def lazy_projection(act: Activation, W: np.ndarray, B: np.ndarray, n_train: int, n_test: int,
                     rng: np.random.Generator) -> LazyFit:
-    """Least-squares estimate of ``Π_T`` (one multi-right-hand-side solve with LAPACK ``gelsy``,
-    which copes with the singular Gram matrix of ``σ = t²``) for the targets ``f⋆`` and the ``m``
+    """Least-squares estimate of ``Π_T`` (one multi-right-hand-side solve by
+    :func:`rob.solvers.min_norm_lstsq`, which copes with the singular Gram matrix of ``σ = t²``) for the targets ``f⋆`` and the ``m``
     functions ``σ(w_j·x)``, evaluated on an independent test set (see :class:`LazyFit`)."""
     m, d = W.shape
     X = rng.standard_normal((n_train, d))
     Y = np.column_stack([np.einsum("ij,ij->i", X @ B, X) - np.trace(B), act.f(X @ W.T)])
-    C = sla.lstsq(_design(X, W, act), Y, lapack_driver="gelsy", overwrite_a=True, check_finite=False)[0]
+    C = min_norm_lstsq(_design(X, W, act), Y)
     del X, Y
     Xt = rng.standard_normal((n_test, d))
     P = Xt @ W.T
@@ -430,7 +431,7 @@ def lazy_chaos_model(W: np.ndarray, B: np.ndarray, rc: RidgeConstants, chaos1: b
     if chaos1:
         rows.append(V.T)
         rhs.append(np.zeros(d))
-    coef = sla.lstsq(np.vstack(rows), np.concatenate(rhs), lapack_driver="gelsy", check_finite=False)[0]
+    coef = min_norm_lstsq(np.vstack(rows), np.concatenate(rhs))
     M = np.tensordot(coef, Mm, 1)
     v = coef @ V if chaos1 else np.zeros(d)
     apn = float(np.sum(np.tensordot(coef, ap, 1) ** 2))
@@ -462,7 +463,7 @@ def lazy_nt_measures(act: Activation, W: np.ndarray, B: np.ndarray, n_train: int
     try:
         coef = sla.cho_solve(sla.cho_factor(G, check_finite=False), b, check_finite=False)
     except np.linalg.LinAlgError:
-        coef = sla.lstsq(G, b, lapack_driver="gelsy", check_finite=False)[0]
+        coef = min_norm_lstsq(G, b)
     err, gsq = 0.0, 0.0
     for s in range(0, n_test, block):
         X = rng.standard_normal((min(block, n_test - s), d))

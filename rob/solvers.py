@@ -22,7 +22,7 @@ import torch
 
 
 def min_norm_lstsq(Z: np.ndarray, y: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """``Z⁺ y`` in float64: a Householder QR in torch (:func:`_min_norm_qr`) on ``device``; where
+    """``Z⁺ y`` in float64 (``y`` of shape (n,) or (n, r): one solution per column): a Householder QR in torch (:func:`_min_norm_qr`) on ``device``; where
     its ``R`` is numerically singular (rank-deficient ``Z``, e.g. a ReLU feature that no training
     point activates), LAPACK's complete orthogonal factorisation ``gelsy`` (scipy) on the CPU."""
     Z = np.asarray(Z, dtype=float)
@@ -41,7 +41,8 @@ def _min_norm_qr(Z: np.ndarray, y: np.ndarray, device: str) -> np.ndarray | None
     diagonal of ``R``: ``min |R_ii| > max(n, p) ε_mach max |R_ii|``.
     """
     Zt = torch.as_tensor(Z, dtype=torch.float64, device=device)
-    yt = torch.as_tensor(y, dtype=torch.float64, device=device)[:, None]
+    yt = torch.as_tensor(y, dtype=torch.float64, device=device)
+    yt = yt[:, None] if yt.ndim == 1 else yt
     n, p = Zt.shape
     r = min(n, p)
     A, tau = torch.geqrf(Zt if n >= p else Zt.T)
@@ -53,10 +54,11 @@ def _min_norm_qr(Z: np.ndarray, y: np.ndarray, device: str) -> np.ndarray | None
         qty = torch.ormqr(A, tau, yt, left=True, transpose=True)[:p]
         c = torch.linalg.solve_triangular(R, qty, upper=True)
     else:
-        z = torch.zeros((p, 1), dtype=torch.float64, device=device)
+        z = torch.zeros((p, yt.shape[1]), dtype=torch.float64, device=device)
         z[:n] = torch.linalg.solve_triangular(R.T, yt, upper=False)
         c = torch.ormqr(A, tau, z, left=True, transpose=False)
-    c = c[:, 0].cpu().numpy()
+    c = c.cpu().numpy()
+    c = c[:, 0] if np.ndim(y) == 1 else c
     return c if np.all(np.isfinite(c)) else None
 
 

@@ -101,3 +101,13 @@ def test_sobolev_standard_error_covers_the_truth():
         est = robustness.sobolev_seminorm(g)
         hits += abs(est.energy - 1.0) <= 2 * est.energy_se
     assert 0.9 <= hits / 200 <= 0.99
+
+
+@pytest.mark.parametrize("shape", [(20, 50), (80, 30)])
+def test_min_norm_several_right_hand_sides(shape):
+    rng = np.random.default_rng(6)
+    Z, Y = rng.normal(size=shape), rng.normal(size=(shape[0], 3))
+    C = solvers.min_norm_lstsq(Z, Y)
+    assert C.shape == (shape[1], 3)
+    for j in range(3):
+        np.testing.assert_allclose(C[:, j], solvers.min_norm_lstsq(Z, Y[:, j]), rtol=1e-10, atol=1e-12)
