@@ -60,14 +60,26 @@ def nt_projection(W: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 def nt_projection_nested(W: np.ndarray, B: np.ndarray, ms) -> list[tuple[float, float]]:
     """``(ε/V, S²/S⋆²)`` of the NT predictor built on the first ``m`` rows of ``W``, for each ``m``
-    in ``ms``.  One QR of ``Wᵀ`` serves all widths: its first ``k`` columns span the first ``k`` rows
-    (rows in general position); for ``m ≥ d`` all ``d`` columns are used."""
+    in ``ms``.  One QR of ``Wᵀ`` serves all widths: its first ``k`` columns ``U_k`` span the first
+    ``k`` rows (rows in general position); for ``m ≥ d`` all ``d`` columns are used and ``QBQ = 0``.
+    Since ``B = PBP + PBQ + QBP + QBQ`` is a Frobenius-orthogonal sum (``P = U_kU_kᵀ``),
+
+        ‖QBQ‖² = ‖B‖² − 2‖BU_k‖² + ‖U_kᵀBU_k‖²,    ‖B − QBQ‖² = ‖B‖² − ‖QBQ‖²,
+
+    and both norms on the right are prefix sums over the columns of ``Y = BU`` and the leading
+    blocks of ``UᵀY``: two products for the whole sweep instead of :func:`remove_block` per width."""
     d = W.shape[1]
     U, _ = np.linalg.qr(W[: min(max(ms), d)].T)
+    Y = B @ U
+    C = U.T @ Y
+    BU2 = np.cumsum(np.sum(Y * Y, axis=0))                       # ‖BU_k‖², k = 1..r
+    UBU2 = np.diagonal(np.cumsum(np.cumsum(C * C, axis=0), axis=1))  # ‖U_kᵀBU_k‖²
+    nb = float(np.sum(B * B))
     out = []
     for m in ms:
-        QBQ = remove_block(B, U[:, : min(m, d)])
-        out.append(normalised_measures(B - QBQ, B))
+        k = min(m, d)
+        qq = 0.0 if k == d else max(nb - 2 * BU2[k - 1] + UBU2[k - 1], 0.0)
+        out.append((qq / nb, (nb - qq) / nb))
     return out
 
 
@@ -101,7 +113,7 @@ def rf_projection(W: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """Kernel route (``m`` small against ``D``): solve ``Kc = v`` with ``K = (WWᵀ)^∘2`` and
     ``v_j = w_jᵀBw_j`` by least squares; ``B̂_RF = Wᵀ diag(c) W``.  Returns ``(B̂, c)``."""
     K = (W @ W.T) ** 2
-    v = np.einsum("ij,jk,ik->i", W, B, W)
+    v = np.sum((W @ B) * W, axis=1)                  # v_j = w_jᵀBw_j
     c = min_norm_lstsq(K, v)
     return (W.T * c) @ W, c
 
@@ -123,11 +135,16 @@ def rf_projection_nested(W: np.ndarray, B: np.ndarray, ms) -> list[tuple[float, 
     Theorem 1 holds only when ``c`` solves the normal equations).  ``K_m`` is solved by Cholesky
     (positive definite for ``m ≪ D``), falling back to least squares."""
     K = (W @ W.T) ** 2
-    v = np.einsum("ij,jk,ik->i", W, B, W)
+    v = np.sum((W @ B) * W, axis=1)                  # v_j = w_jᵀBw_j
     nb = float(np.sum(B * B))
+    try:  # K_m's Cholesky factor is the leading m×m block of K's: one factorisation for all m
+        L = sla.cholesky(K[:max(ms), :max(ms)], lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        L = None
     out = []
     for m in ms:
-        c = _psd_solve(K[:m, :m], v[:m])
+        c = (_psd_solve(K[:m, :m], v[:m]) if L is None
+             else sla.cho_solve((L[:m, :m], True), v[:m], check_finite=False))
         q = float(c @ K[:m, :m] @ c)
         out.append(((nb - 2 * c @ v[:m] + q) / nb, q / nb))
     return out
@@ -184,6 +201,15 @@ def rf_projection_qr(W: np.ndarray, B: np.ndarray, rtol: float = 1e-10) -> RFSub
 # ----------------------------------------------------------------------------------------------
 
 
+def _truncation_keep(lam: np.ndarray, m: int, balanced: bool) -> np.ndarray:
+    """Indices of the eigenvalues kept by :func:`nn_truncation`."""
+    if balanced:
+        pos = [i for i in np.argsort(-lam) if lam[i] > 0][: (m + 1) // 2]
+        neg = [i for i in np.argsort(lam) if lam[i] < 0][: m // 2]
+        return np.array(pos + neg, dtype=int)
+    return np.argsort(-np.abs(lam))[:m]
+
+
 def nn_truncation(B: np.ndarray, m: int, balanced: bool = False,
                   eig: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Best ``B̂`` of rank ≤ ``m`` (Eckart–Young: the ``m`` eigenvalues largest in ``|λ|``); with
@@ -191,14 +217,21 @@ def nn_truncation(B: np.ndarray, m: int, balanced: bool = False,
     weights: the ``⌈m/2⌉`` largest positive and the ``⌊m/2⌋`` most negative eigenvalues.
     ``eig = numpy.linalg.eigh(B)`` may be passed to reuse one decomposition across widths."""
     lam, V = np.linalg.eigh(B) if eig is None else eig
-    if balanced:
-        pos = [i for i in np.argsort(-lam) if lam[i] > 0][: (m + 1) // 2]
-        neg = [i for i in np.argsort(lam) if lam[i] < 0][: m // 2]
-        keep = np.array(pos + neg, dtype=int)
-    else:
-        keep = np.argsort(-np.abs(lam))[:m]
+    keep = _truncation_keep(lam, m, balanced)
     Vk = V[:, keep]
     return (Vk * lam[keep]) @ Vk.T
+
+
+def nn_truncation_measures(lam: np.ndarray, m: int, balanced: bool = False) -> tuple[float, float]:
+    """``(ε/V, S²/S⋆²)`` of :func:`nn_truncation` from the eigenvalues ``λ`` of ``B`` alone:
+    ``B̂ = Σ_{i kept} λ_i v_i v_iᵀ``, so ``‖B̂‖² = Σ_kept λ_i²`` and ``‖B − B̂‖² = Σ_dropped λ_i²``
+    (same values as ``quadratic.normalised_measures(nn_truncation(B, m), B)`` up to rounding)."""
+    lam = np.asarray(lam, float)
+    kept = np.zeros(len(lam), dtype=bool)
+    kept[_truncation_keep(lam, m, balanced)] = True
+    l2 = lam * lam
+    nb = float(l2.sum())
+    return float(l2[~kept].sum() / nb), float(l2[kept].sum() / nb)
 
 
 def alternating_signs(m: int) -> np.ndarray:

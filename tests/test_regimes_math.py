@@ -250,3 +250,12 @@ def test_init_point_and_bound():
     x, y = T.init_point(2.0, e2, ed2)
     assert abs(x - 3.5798) < 1e-3 and abs(y - 2.6724 / 2) < 1e-3
     assert T.lower_bound(0.25) == 0.5625
+
+
+@pytest.mark.parametrize("balanced", [False, True])
+def test_nn_truncation_measures_from_eigenvalues(balanced):
+    _, B, _ = _draw(5, 9, 4)
+    lam = np.linalg.eigvalsh(B)
+    for m in (1, 2, 5, 9):
+        direct = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=balanced), B)
+        np.testing.assert_allclose(regimes.nn_truncation_measures(lam, m, balanced), direct, rtol=1e-10, atol=1e-14)

@@ -127,10 +127,10 @@ def closed_forms_rep(cfg: Config, seed: int, rep: int) -> list[dict]:
     B, W = draw_target_and_weights(cfg, seed, rep)
     nt = regimes.nt_projection_nested(W, B, ms)
     rf = regimes.rf_projection_nested(W, B, ms)
-    eig = np.linalg.eigh(B)
+    lam = np.linalg.eigvalsh(B)
     for psi, m, a, b in zip(cfg.psis, ms, nt, rf):
-        nn = quadratic.normalised_measures(regimes.nn_truncation(B, m, eig=eig), B)
-        nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True, eig=eig), B)
+        nn = regimes.nn_truncation_measures(lam, m)
+        nb = regimes.nn_truncation_measures(lam, m, balanced=True)
         for regime, (e, s) in (("NT", a), ("RF", b), ("NN", nn), ("NN-balanced", nb)):
             rows.append(dict(rep=rep, psi=psi, m=m, regime=regime, eps=e, S2=s))
     return rows
@@ -244,9 +244,9 @@ def planted_teacher_rep(cfg: Config, seed: int, rep: int) -> list[dict]:
     rng = _rng(seed, "planted", rep)
     B = quadratic.planted(d, cfg.planted_k, rng)
     W = data.sphere(max(ms), d, rng)
-    eig = np.linalg.eigh(B)
+    lam = np.linalg.eigvalsh(B)
     for psi, m, (e, s) in zip(cfg.psis, ms, regimes.nt_projection_nested(W, B, ms)):
-        nb = quadratic.normalised_measures(regimes.nn_truncation(B, m, balanced=True, eig=eig), B)
+        nb = regimes.nn_truncation_measures(lam, m, balanced=True)
         rows += [dict(rep=rep, psi=psi, m=m, regime="NT", eps=e, S2=s, exact=T.nt_exact_mean(d, m)),
                  dict(rep=rep, psi=psi, m=m, regime="NN", eps=nb[0], S2=nb[1], exact=0.0)]
     return rows
