@@ -546,8 +546,8 @@ def kernel_convergence_job(sweep: KernelConvergence, seed: int, n: int, r: int) 
         W = features.random_weights(k, sweep.d, _kstream(seed, "kconvergence", n * 100_000 + k, r))
         Z = features.rf_features(ds.X, W, sigma)
         c = solvers.fit(Z, ds.y)
-        g = features.rf_input_grad(ds.X_test, W, c, sigma)
-        v = features.rf_features(ds.X_test, W, sigma) @ c
+        v, g = features.rf_value_and_grad(ds.X_test, W, c[:, None], sigma)
+        v, g = v[:, 0], g[0]
         e = float(np.mean(np.sum(g**2, axis=1)))
         rows.append({**base, "k": float(k), "S": np.sqrt(e), "S2": e,
                      "grad_dist2": float(np.mean(np.sum((g - g_inf) ** 2, axis=1))) / e_inf,
