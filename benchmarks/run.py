@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg as sla
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -340,14 +341,20 @@ def run_rows(threads: int, quick: bool, repeat: int) -> list[Row]:
     rows.append(Row("stability", f"ℓ∞ PGD {Rr} replicas × {nS} pts, m={mS}, 10 steps", "torch autograd loop",
                     t_rob, t_peer, 10 * 2 * 2 * Rr * nS * dS * mS))
 
-    # regimes: min-norm least squares on the lazy (NT) design, n = 3000, p = 2000
-    Zg = rng.standard_normal((3000 // s, 2000 // s))
-    yg = rng.standard_normal(3000 // s)
-    assert np.allclose(solvers.min_norm_lstsq(Zg, yg), np.linalg.lstsq(Zg, yg, rcond=None)[0], rtol=1e-7, atol=1e-10)
-    t_rob, t_peer = interleaved([lambda: solvers.min_norm_lstsq(Zg, yg), lambda: np.linalg.lstsq(Zg, yg, rcond=None)],
-                                max(3, repeat // 2))
-    rows.append(Row("regimes", f"least squares n={Zg.shape[0]}, p={Zg.shape[1]} (gelsy)", "numpy lstsq (gelsd)",
-                    t_rob, t_peer, 2 * Zg.shape[0] * Zg.shape[1] ** 2))
+    # regimes / memorization: min-norm least squares, tall (the lazy NT design, n = 3000, p = 2000)
+    # and square (memorization's NTK fits at the interpolation threshold n = p = 2000)
+    for chapter, (n_, p_) in (("regimes", (3000, 2000)), ("memorization", (2000, 2000))):
+        Zg = rng.standard_normal((n_ // s, p_ // s))
+        yg = rng.standard_normal(n_ // s)
+        ref = sla.lstsq(Zg, yg, lapack_driver="gelsy")[0]
+        assert np.allclose(solvers.min_norm_lstsq(Zg, yg), ref, rtol=1e-7, atol=1e-10)
+        fns = [lambda: solvers.min_norm_lstsq(Zg, yg), lambda: sla.lstsq(Zg, yg, lapack_driver="gelsy"),
+               lambda: np.linalg.lstsq(Zg, yg, rcond=None)]
+        t_rob, t_gelsy, t_gelsd = interleaved(fns, max(3, repeat // 2))
+        flops = 2 * Zg.shape[0] * Zg.shape[1] ** 2
+        name = f"min-norm least squares n={Zg.shape[0]}, p={Zg.shape[1]} (torch QR)"
+        rows.append(Row(chapter, name, "scipy lstsq (gelsy, the book before)", t_rob, t_gelsy, flops))
+        rows.append(Row(chapter, name, "numpy lstsq (gelsd)", t_rob, t_gelsd, flops))
     return rows
 
 
