@@ -121,7 +121,8 @@ def pgd_classification(W, a, X, y, eps: float, steps: int, norm: str = "linf", a
     if eps == 0 or steps == 0:
         return X
     step = 2.5 * eps / steps if step_size is None else step_size
-    delta = torch.zeros_like(X)
+    # δ has the broadcast shape of X, the replicas of W and y (the in-place steps need it)
+    delta = X.new_zeros(torch.broadcast_shapes(X.shape, W.shape[:-2] + (1, 1), y.shape + (1,)))
     ny = -y.unsqueeze(-1)
     for _ in range(steps):
         g = input_gradient(W, a, X + delta, act).mul_(ny)

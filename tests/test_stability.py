@@ -131,6 +131,11 @@ def test_pgd_stays_in_the_ball_and_reaches_the_brute_force_maximum(norm):
         pgd = two_layer.logistic(y[i] * two_layer.forward(W, a, Xa[i:i + 1]))[0]
         assert float(pgd) >= float(brute) - 1e-4
     assert attacks.pgd_classification(W, a, X, y, 0.0, 5) is X
+    # one W for replicated data, and replicated W for one data set: the replicas broadcast
+    Wr, Xr, yr = W.expand(3, *W.shape), X.expand(3, *X.shape), y.expand(3, *y.shape)
+    full = attacks.pgd_classification(Wr, a, Xr, yr, eps, 5, norm)
+    for args in ((W, a, Xr, yr), (Wr, a, X, y), (Wr, a, X, yr)):
+        torch.testing.assert_close(attacks.pgd_classification(*args, eps, 5, norm), full)
     with pytest.raises(ValueError):
         attacks.pgd_classification(W, a, X, y, eps, 5, "l1")
 
