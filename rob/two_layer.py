@@ -163,8 +163,11 @@ MIN_BLOCK_ROWS = 32
 
 def row_blocks(W: Tensor, X: Tensor) -> list[slice]:
     """Slices of the rows of ``X`` (examples) such that each block of ``P = X Wᵀ`` (all replicas)
-    has about :data:`BLOCK_BYTES` bytes; one slice when ``P`` is that small."""
+    has about :data:`BLOCK_BYTES` bytes; one slice when ``P`` is that small or not on the CPU (a GPU
+    wants few large kernels)."""
     n, m = X.shape[-2], W.shape[-2]
+    if X.device.type != "cpu":
+        return [slice(0, n)]
     batch = math.prod(torch.broadcast_shapes(W.shape[:-2], X.shape[:-2]))
     rows = max(MIN_BLOCK_ROWS, BLOCK_BYTES // max(1, batch * m * X.element_size()))
     return [slice(i, min(n, i + rows)) for i in range(0, n, rows)] or [slice(0, n)]
