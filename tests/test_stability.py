@@ -55,7 +55,8 @@ def test_softplus_and_sigmoid_from_one_exponential():
     torch.testing.assert_close(S_, torch.sigmoid(t), rtol=4e-16, atol=0)   # a few ulps, relative
     torch.testing.assert_close(F, torch.nn.functional.softplus(t), rtol=4e-16, atol=2.3e-16)
     big = torch.tensor([-1.0, 0.5, 800.0])                                  # e^800 overflows: fallback
-    F, S_ = two_layer.softplus_and_sigmoid(big.clone(), two_layer.preactivation_bound(big[None, None], torch.ones(1, 1)))
+    bound = two_layer.preactivation_bound(big[None, None], torch.ones(1, 1))               # = 800
+    F, S_ = two_layer.softplus_and_sigmoid(big.clone(), bound)
     assert torch.equal(F, torch.nn.functional.softplus(big)) and torch.equal(S_, torch.sigmoid(big))
     F, S_ = two_layer.softplus_and_sigmoid(big.clone())                     # no bound: from max P
     assert torch.isfinite(F).all() and torch.equal(S_, torch.sigmoid(big))
