@@ -121,11 +121,13 @@ def pgd_classification(W, a, X, y, eps: float, steps: int, norm: str = "linf", a
     if eps == 0 or steps == 0:
         return X
     step = 2.5 * eps / steps if step_size is None else step_size
-    delta = torch.zeros_like(X)
+    # δ has the broadcast shape of X, the replicas of W and y (the in-place steps need it)
+    delta = X.new_zeros(torch.broadcast_shapes(X.shape, W.shape[:-2] + (1, 1), y.shape + (1,)))
+    ny = -y.unsqueeze(-1)
     for _ in range(steps):
-        g = -y.unsqueeze(-1) * input_gradient(W, a, X + delta, act)
+        g = input_gradient(W, a, X + delta, act).mul_(ny)
         if norm == "linf":
-            delta = torch.clamp(delta + step * torch.sign(g), -eps, eps)
+            delta.add_(g.sign_(), alpha=step).clamp_(-eps, eps)
         else:
             gn = torch.linalg.vector_norm(g, dim=-1, keepdim=True)
             delta = delta + step * g / torch.where(gn > 0, gn, torch.ones_like(gn))

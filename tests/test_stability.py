@@ -49,6 +49,42 @@ def test_forward_gradients_against_autograd(act):
         assert abs(float(lg.grad_norms[i]) - float(Wi.grad.norm())) < 1e-12
 
 
+def test_softplus_and_sigmoid_from_one_exponential():
+    t = torch.linspace(-745, 709, 200001)
+    F, S_ = two_layer.softplus_and_sigmoid(t.clone(), 709.0)
+    torch.testing.assert_close(S_, torch.sigmoid(t), rtol=4e-16, atol=0)   # a few ulps, relative
+    torch.testing.assert_close(F, torch.nn.functional.softplus(t), rtol=4e-16, atol=2.3e-16)
+    big = torch.tensor([-1.0, 0.5, 800.0])                                  # e^800 overflows: fallback
+    bound = two_layer.preactivation_bound(big[None, None], torch.ones(1, 1))               # = 800
+    F, S_ = two_layer.softplus_and_sigmoid(big.clone(), bound)
+    assert torch.equal(F, torch.nn.functional.softplus(big)) and torch.equal(S_, torch.sigmoid(big))
+    F, S_ = two_layer.softplus_and_sigmoid(big.clone())                     # no bound: from max P
+    assert torch.isfinite(F).all() and torch.equal(S_, torch.sigmoid(big))
+
+
+@pytest.mark.parametrize("act", ["softplus", "tanh"])
+def test_blocked_kernels_equal_one_block_and_autograd(act, monkeypatch):
+    """Blocks of rows (row_blocks) change only the summation order; large weights (|P| > 700 for
+    some rows) take the separate softplus/sigmoid kernels."""
+    W, a, X, y = _net(R=3, m=5, d=3, n=23, seed=4)
+    W = W.clone()
+    W[1] *= 300.0
+    one_ig, one_lg = two_layer.input_gradient(W, a, X, act), two_layer.loss_and_grad_W(W, a, X, y, act)
+    monkeypatch.setattr(two_layer, "MIN_BLOCK_ROWS", 1)
+    monkeypatch.setattr(two_layer, "BLOCK_BYTES", 3 * 5 * 8 * 4)             # 4 rows per block
+    assert len(two_layer.row_blocks(W, X)) == 6
+    torch.testing.assert_close(two_layer.input_gradient(W, a, X, act), one_ig, rtol=1e-13, atol=1e-15)
+    lg = two_layer.loss_and_grad_W(W, a, X, y, act)
+    for name in ("loss", "grad", "margins", "grad_norms"):
+        torch.testing.assert_close(getattr(lg, name), getattr(one_lg, name), rtol=1e-13, atol=1e-15)
+    Wr = W.clone().requires_grad_(True)
+    torch.nn.functional.softplus(-y * two_layer.forward(Wr, a, X, act)).mean(-1).sum().backward()
+    torch.testing.assert_close(lg.grad, Wr.grad, rtol=1e-12, atol=1e-14)
+    Xr = X.clone().requires_grad_(True)
+    two_layer.forward(W, a, Xr, act).sum().backward()
+    torch.testing.assert_close(two_layer.input_gradient(W, a, X, act), Xr.grad, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("act", ["softplus", "tanh"])
 def test_activation_constants_and_second_derivative(act):
     sig = two_layer.activation(act)
@@ -96,6 +132,11 @@ def test_pgd_stays_in_the_ball_and_reaches_the_brute_force_maximum(norm):
         pgd = two_layer.logistic(y[i] * two_layer.forward(W, a, Xa[i:i + 1]))[0]
         assert float(pgd) >= float(brute) - 1e-4
     assert attacks.pgd_classification(W, a, X, y, 0.0, 5) is X
+    # one W for replicated data, and replicated W for one data set: the replicas broadcast
+    Wr, Xr, yr = W.expand(3, *W.shape), X.expand(3, *X.shape), y.expand(3, *y.shape)
+    full = attacks.pgd_classification(Wr, a, Xr, yr, eps, 5, norm)
+    for args in ((W, a, Xr, yr), (Wr, a, X, y), (Wr, a, X, yr)):
+        torch.testing.assert_close(attacks.pgd_classification(*args, eps, 5, norm), full)
     with pytest.raises(ValueError):
         attacks.pgd_classification(W, a, X, y, eps, 5, "l1")
 
