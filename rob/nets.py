@@ -103,21 +103,36 @@ def loss_and_grads(net: TwoLayer, X: torch.Tensor, Y: torch.Tensor, f0: torch.Te
     return 0.5 * float(resid @ resid) / n, param_grads(net, X, act, r)
 
 
+def logistic_loss_and_grads(net: TwoLayer, X: torch.Tensor, Y: torch.Tensor):
+    """Loss ``(1/n) Σ_i log(1 + exp(−y_i α f̄(x_i)))`` and its gradients ``(dW, dc, da, dc0)`` in closed
+    form (:func:`param_grads` with ``∂L/∂f(x_i) = −α y_i σ(−y_i α f̄(x_i))/n``, σ the logistic function)."""
+    n = X.shape[0]
+    m = net.W.shape[0]
+    act = _hidden(net, X)
+    f = torch.mv(act, net.a).mul_((net.sw2 / m) ** 0.5).add_(net.sb2 ** 0.5 * net.c0)
+    z = -Y * (net.alpha * (f - _forward(X, *net.theta0, net.sw2, net.sb2)[0]))      # −y α f̄
+    r = (-net.alpha / n) * Y * torch.sigmoid(z)
+    return float(torch.nn.functional.softplus(z).mean()), param_grads(net, X, act, r)
+
+
 def input_grad_centred(net: TwoLayer) -> Callable[[torch.Tensor], torch.Tensor]:
     """Oracle ``X ↦ ∇_x α f̄(x)`` row by row, in closed form for the CURRENT parameters (snapshot;
     build a new one after a parameter update):
-    ``∇_x α f̄ = α (σ_w²/√(dm)) [Wᵀ(a ⊙ 1[h(x) > 0]) − W_0ᵀ(a_0 ⊙ 1[h_0(x) > 0])]``,
-    both networks in one stacked product ``[W; W_0]`` (2m × d)."""
+    ``∇_x α f̄ = α (σ_w²/√(dm)) [Wᵀ(a ⊙ 1[h(x) > 0]) − W_0ᵀ(a_0 ⊙ 1[h_0(x) > 0])]``.
+    The two networks are computed by identical separate products and then subtracted, so that the
+    gradient is exactly 0 at θ = θ_0 (as with autograd; a PGD step then leaves x where it is)."""
     m, d = net.W.shape
     sw, sb = net.sw2 ** 0.5, net.sb2 ** 0.5
-    W0, c0v, a0, _ = net.theta0
-    Wc = torch.cat([net.W, W0]).detach()
-    cc = torch.cat([net.c, c0v]).detach()
-    ac = (net.alpha * sw * sw / (d * m) ** 0.5) * torch.cat([net.a, -a0]).detach()
+    s = net.alpha * sw * sw / (d * m) ** 0.5
+    nets_ = [(p[0].detach(), p[0].detach().T.contiguous(), p[1].detach(), s * p[2].detach())
+             for p in ((net.W, net.c, net.a), net.theta0)]
 
     def grad(X: torch.Tensor) -> torch.Tensor:
-        H = torch.addmm(cc, X, Wc.T, beta=sb, alpha=sw / d ** 0.5)
-        return torch.mm((H > 0).to(X.dtype).mul_(ac), Wc)
+        G = []
+        for W, WT, c, a in nets_:
+            H = torch.addmm(c, X, WT, beta=sb, alpha=sw / d ** 0.5)
+            G.append(torch.mm(H.relu_().sign_().mul_(a), W))          # (a ⊙ 1[h > 0]) W, in place
+        return G[0].sub_(G[1])
 
     return grad
 
