@@ -49,7 +49,7 @@ def init(d: int, m: int, seed_seq: np.random.SeedSequence | int, device: str = "
 def _forward(x: torch.Tensor, W, c, a, c0, sw2: float, sb2: float):
     m, d = W.shape
     sw, sb = sw2 ** 0.5, sb2 ** 0.5
-    h = (sw / d ** 0.5) * (x @ W.T) + sb * c
+    h = torch.addmm(c, x, W.T, beta=sb, alpha=sw / d ** 0.5)          # (σ_w/√d) x Wᵀ + σ_b c, one pass
     return (sw / m ** 0.5) * (torch.relu(h) @ a) + sb * c0, h
 
 
