@@ -64,10 +64,13 @@ def centred(net: TwoLayer, x: torch.Tensor) -> torch.Tensor:
 
 
 def _hidden(net: TwoLayer, X: torch.Tensor) -> torch.Tensor:
-    """Activations ``φ(h)``, ``h = (σ_w/√d) X Wᵀ + σ_b c``: one ``addmm`` and an in-place ReLU."""
+    """Activations ``φ(h)`` with ``h = (σ_w/√d) X Wᵀ + σ_b c = X̃ W̃ᵀ``, ``X̃ = [X | 1]``,
+    ``W̃ = [(σ_w/√d) W | σ_b c]``: one product (the bias inside it, no separate pass over the n × m
+    output) and an in-place ReLU."""
     d = net.W.shape[1]
-    H = torch.addmm(net.c, X, net.W.T, beta=net.sb2 ** 0.5, alpha=(net.sw2 / d) ** 0.5)
-    return H.relu_()
+    Wa = torch.cat([net.W * (net.sw2 / d) ** 0.5, (net.sb2 ** 0.5 * net.c)[:, None]], dim=1)
+    Xa = torch.cat([X, torch.ones_like(X[:, :1])], dim=1)
+    return torch.mm(Xa, Wa.T).relu_()
 
 
 def param_grads(net: TwoLayer, X: torch.Tensor, act: torch.Tensor, r: torch.Tensor):
