@@ -25,7 +25,7 @@ processes share the two cores).  Speed (2026-12): the networks' GD steps, the ke
 and their PGD attacks use the closed-form gradients of :mod:`rob.nets` (:func:`rob.nets.param_grads`,
 :func:`rob.nets.input_grad_centred`) and the in-torch ℓ∞ PGD :func:`rob.attacks.pgd_torch_oracle` instead of
 autograd and numpy round trips; still float64, the same steps, results equal up to rounding (ci checks at
-seed 0 within 2e-13 relative); paper-scale tasks about 1.5-2.5x faster at one thread.
+seed 0 within 2e-12 relative, D1 itself a rounding error aside); paper-scale tasks about 1.5-2.5x faster at one thread.
 """
 
 from __future__ import annotations
