@@ -21,11 +21,12 @@ noise set ``(seed, 7)``, are unchanged).
 
 All kernel computations are float64 numpy with one BLAS thread (many small products, spec §10); the
 networks run with one torch thread on the CPU (two threads were several times slower when other
-processes share the two cores).  Speed (2026-12): the networks' GD steps, the kernel dynamics' SGD steps
-and their PGD attacks use the closed-form gradients of :mod:`rob.nets` (:func:`rob.nets.param_grads`,
-:func:`rob.nets.input_grad_centred`) and the in-torch ℓ∞ PGD :func:`rob.attacks.pgd_torch_oracle` instead of
-autograd and numpy round trips; still float64, the same steps, results equal up to rounding (ci checks at
-seed 0 within 2e-12 relative, D1 itself a rounding error aside); paper-scale tasks about 1.5-2.5x faster at one thread.
+processes share the two cores).  Speed (2026-12): the networks' GD steps, the kernel dynamics' SGD
+steps and their PGD attacks use the closed-form gradients of :mod:`rob.nets` (:func:`rob.nets.param_grads`,
+:func:`rob.nets.input_grad_centred`) and the in-torch ℓ∞ PGD :func:`rob.attacks.pgd_torch_oracle` instead
+of autograd and numpy round trips: still float64 and the same steps, so results are equal up to rounding
+(the ci checks at seed 0 within 2e-12 relative, D1, itself a rounding error, aside); the paper-scale
+network and adversarial-dynamics tasks are about 1.6-2.6x faster at one thread.
 """
 
 from __future__ import annotations
