@@ -235,6 +235,8 @@ def test_closed_form_logistic_and_input_gradients_equal_autograd_and_pgd():
     Y = torch.tensor(np.sign(np.random.default_rng(5).standard_normal(9)))
     grad = nets.input_grad_centred(net)
     assert torch.all(grad(X) == 0)                       # θ = θ_0: exactly 0, as with autograd
+    wide = nets.init(64, 1024, np.random.SeedSequence(6))   # also at the chapter's size (batch 40, m = 1024)
+    assert torch.all(nets.input_grad_centred(wide)(torch.tensor(_points(40, 64, 7))) == 0)
     net.W.add_(0.3 * torch.randn_like(net.W))
     net.a.add_(0.3 * torch.randn_like(net.a))
     loss, grads = nets.logistic_loss_and_grads(net, X, Y)
