@@ -10,6 +10,7 @@ GD on ``L = (1/2n) Σ_i (α f̄(x_i) − y_i)²`` with step ``η/α²`` (output 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,7 @@ def init(d: int, m: int, seed_seq: np.random.SeedSequence | int, device: str = "
 def _forward(x: torch.Tensor, W, c, a, c0, sw2: float, sb2: float):
     m, d = W.shape
     sw, sb = sw2 ** 0.5, sb2 ** 0.5
-    h = (sw / d ** 0.5) * (x @ W.T) + sb * c
+    h = torch.addmm(c, x, W.T, beta=sb, alpha=sw / d ** 0.5)          # (σ_w/√d) x Wᵀ + σ_b c, one pass
     return (sw / m ** 0.5) * (torch.relu(h) @ a) + sb * c0, h
 
 
@@ -62,21 +63,81 @@ def centred(net: TwoLayer, x: torch.Tensor) -> torch.Tensor:
     return net.alpha * (raw(net, x) - _forward(x, *net.theta0, net.sw2, net.sb2)[0])
 
 
-def loss_and_grads(net: TwoLayer, X: torch.Tensor, Y: torch.Tensor, f0: torch.Tensor):
-    """Loss ``(1/2n)‖α(f − f_0) − Y‖²`` and its gradients ``(dW, dc, da, dc0)`` in closed form."""
-    n = X.shape[0]
+def _hidden(net: TwoLayer, X: torch.Tensor) -> torch.Tensor:
+    """Activations ``φ(h)`` with ``h = (σ_w/√d) X Wᵀ + σ_b c = X̃ W̃ᵀ``, ``X̃ = [X | 1]``,
+    ``W̃ = [(σ_w/√d) W | σ_b c]``: one product (the bias inside it, no separate pass over the n × m
+    output) and an in-place ReLU."""
+    d = net.W.shape[1]
+    Wa = torch.cat([net.W * (net.sw2 / d) ** 0.5, (net.sb2 ** 0.5 * net.c)[:, None]], dim=1)
+    Xa = torch.cat([X, torch.ones_like(X[:, :1])], dim=1)
+    return torch.mm(Xa, Wa.T).relu_()
+
+
+def param_grads(net: TwoLayer, X: torch.Tensor, act: torch.Tensor, r: torch.Tensor):
+    """Gradients ``(dW, dc, da, dc0)`` of ``L`` from ``r_i = ∂L/∂f(x_i)`` and the activations
+    ``act = φ(h)`` of the rows of ``X`` (closed form, no autograd).
+
+    With ``D = 1[h > 0]`` (n × m) and ``M = Dᵀ [r ⊙ X | r]`` (m × (d+1), ONE product over the n × m
+    mask): ``dW_j = (σ_w²/√(dm)) a_j M_{j,:d}``, ``dc_j = (σ_wσ_b/√m) a_j M_{j,d}``,
+    ``dc_0 = σ_b Σ_i r_i`` and, since φ(h) = h·1[h > 0] (positive homogeneity),
+    ``da_j = (σ_w/√m) Σ_i r_i φ(h_ij) = (σ_w/√m) ((σ_w/√d) w_jᵀ M_{j,:d} + σ_b c_j M_{j,d})``
+    (no second pass over the n × m activations)."""
     m, d = net.W.shape
     sw, sb = net.sw2 ** 0.5, net.sb2 ** 0.5
-    f, h = _forward(X, net.W, net.c, net.a, net.c0, net.sw2, net.sb2)
+    rx = torch.cat([r[:, None] * X, r[:, None]], dim=1)           # (n, d+1)
+    M = torch.mm(rx.T, torch.sign(act)).T                         # Dᵀ [r X | r]; this order is 2-3x faster
+    Mw, Mc = M[:, :d], M[:, d]
+    dW = Mw * ((sw * sw / (d * m) ** 0.5) * net.a)[:, None]
+    dc = (sw * sb / m ** 0.5) * net.a * Mc
+    da = (sw / m ** 0.5) * ((sw / d ** 0.5) * (net.W * Mw).sum(1) + sb * net.c * Mc)
+    dc0 = sb * r.sum().reshape(1)
+    return dW, dc, da, dc0
+
+
+def loss_and_grads(net: TwoLayer, X: torch.Tensor, Y: torch.Tensor, f0: torch.Tensor):
+    """Loss ``(1/2n)‖α(f − f_0) − Y‖²`` and its gradients ``(dW, dc, da, dc0)`` in closed form
+    (:func:`param_grads` with ``∂L/∂f = α(α(f − f_0) − Y)/n``)."""
+    n = X.shape[0]
+    m = net.W.shape[0]
+    act = _hidden(net, X)
+    f = torch.mv(act, net.a).mul_((net.sw2 / m) ** 0.5).add_(net.sb2 ** 0.5 * net.c0)
     resid = net.alpha * (f - f0) - Y
     r = net.alpha * resid / n                        # dL/df
-    act = torch.relu(h)
-    da = (sw / m ** 0.5) * (act.T @ r)
-    dc0 = sb * r.sum().reshape(1)
-    delta = (sw / m ** 0.5) * (r[:, None] * net.a[None, :]) * (h > 0)   # dL/dh, (n, m)
-    dW = (sw / d ** 0.5) * (delta.T @ X)
-    dc = sb * delta.sum(0)
-    return 0.5 * float(resid @ resid) / n, (dW, dc, da, dc0)
+    return 0.5 * float(resid @ resid) / n, param_grads(net, X, act, r)
+
+
+def logistic_loss_and_grads(net: TwoLayer, X: torch.Tensor, Y: torch.Tensor):
+    """Loss ``(1/n) Σ_i log(1 + exp(−y_i α f̄(x_i)))`` and its gradients ``(dW, dc, da, dc0)`` in closed
+    form (:func:`param_grads` with ``∂L/∂f(x_i) = −α y_i σ(−y_i α f̄(x_i))/n``, σ the logistic function)."""
+    n = X.shape[0]
+    m = net.W.shape[0]
+    act = _hidden(net, X)
+    f = torch.mv(act, net.a).mul_((net.sw2 / m) ** 0.5).add_(net.sb2 ** 0.5 * net.c0)
+    z = -Y * (net.alpha * (f - _forward(X, *net.theta0, net.sw2, net.sb2)[0]))      # −y α f̄
+    r = (-net.alpha / n) * Y * torch.sigmoid(z)
+    return float(torch.nn.functional.softplus(z).mean()), param_grads(net, X, act, r)
+
+
+def input_grad_centred(net: TwoLayer) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Oracle ``X ↦ ∇_x α f̄(x)`` row by row, in closed form for the CURRENT parameters (snapshot;
+    build a new one after a parameter update):
+    ``∇_x α f̄ = α (σ_w²/√(dm)) [Wᵀ(a ⊙ 1[h(x) > 0]) − W_0ᵀ(a_0 ⊙ 1[h_0(x) > 0])]``.
+    The two networks are computed by identical separate products and then subtracted, so that the
+    gradient is exactly 0 at θ = θ_0 (as with autograd; a PGD step then leaves x where it is)."""
+    m, d = net.W.shape
+    sw, sb = net.sw2 ** 0.5, net.sb2 ** 0.5
+    s = net.alpha * sw * sw / (d * m) ** 0.5
+    nets_ = [(p[0].detach(), p[0].detach().T.contiguous(), p[1].detach(), s * p[2].detach())
+             for p in ((net.W, net.c, net.a), net.theta0)]
+
+    def grad(X: torch.Tensor) -> torch.Tensor:
+        G = []
+        for W, WT, c, a in nets_:
+            H = torch.addmm(c, X, WT, beta=sb, alpha=sw / d ** 0.5)
+            G.append(torch.mm(H.relu_().sign_().mul_(a), W))          # (a ⊙ 1[h > 0]) W, in place
+        return G[0].sub_(G[1])
+
+    return grad
 
 
 def train(net: TwoLayer, X: np.ndarray, Y: np.ndarray, eta: float, steps: int,

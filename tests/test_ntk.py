@@ -229,6 +229,34 @@ def test_manual_gradients_equal_autograd_and_the_network_starts_centred():
     assert np.all(nets.predict(fresh, X.numpy()) == 0)
 
 
+def test_closed_form_logistic_and_input_gradients_equal_autograd_and_pgd():
+    net = nets.init(5, 7, np.random.SeedSequence(3), alpha=0.7)
+    X = torch.tensor(_points(9, 5, 4))
+    Y = torch.tensor(np.sign(np.random.default_rng(5).standard_normal(9)))
+    grad = nets.input_grad_centred(net)
+    assert torch.all(grad(X) == 0)                       # θ = θ_0: exactly 0, as with autograd
+    wide = nets.init(64, 1024, np.random.SeedSequence(6))   # also at the chapter's size (batch 40, m = 1024)
+    assert torch.all(nets.input_grad_centred(wide)(torch.tensor(_points(40, 64, 7))) == 0)
+    net.W.add_(0.3 * torch.randn_like(net.W))
+    net.a.add_(0.3 * torch.randn_like(net.a))
+    loss, grads = nets.logistic_loss_and_grads(net, X, Y)
+    ps = [p.clone().requires_grad_(True) for p in (net.W, net.c, net.a, net.c0)]
+    f0 = nets._forward(X, *net.theta0, net.sw2, net.sb2)[0]
+    L = torch.nn.functional.softplus(-Y * 0.7 * (nets._forward(X, *ps, net.sw2, net.sb2)[0] - f0)).mean()
+    for g, ga in zip(grads, torch.autograd.grad(L, ps)):
+        np.testing.assert_allclose(g.numpy(), ga.numpy(), atol=1e-14)
+    assert loss == pytest.approx(float(L.detach()), rel=1e-14)
+    auto = attacks.torch_grad(lambda x: nets.centred(net, x))
+    grad = nets.input_grad_centred(net)
+    np.testing.assert_allclose(grad(X).numpy(), auto(X.numpy()), atol=1e-14)
+    ref = attacks.pgd(X.numpy(), Y.numpy(), auto, 0.1, 10)
+    out = attacks.pgd_torch_oracle(X, Y, grad, 0.1, 10)
+    np.testing.assert_allclose(out.numpy(), ref, atol=1e-15)
+    assert np.abs(ref - X.numpy()).max() == pytest.approx(0.1)   # the attack moved the points
+    with pytest.raises(ValueError):
+        attacks.pgd_torch_oracle(X, Y, grad, -0.1, 10)
+
+
 def test_wide_network_trained_by_gd_tracks_the_kernel_predictor():
     X = _points(30, 6, 15)
     Y = np.where(X[:, 0] + X[:, 2] > 1, 1.0, -1.0)
