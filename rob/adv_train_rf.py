@@ -201,7 +201,8 @@ def fit_concentrated_surrogate(Z: np.ndarray, y: np.ndarray, wh: Whitening | Cho
                                reduced: Reduced | None = None, c0: np.ndarray | None = None) -> Fit:
     """``θ̂ = argmin_θ (1/2n) Σ (|y_i − θᵀz_i| + ε‖Jθ‖)²`` (convex).
 
-    1. Whiten: ``φ = Jθ``, ``Z̃ = ZJ⁻¹``, so ``L = (1/2n) Σ (|y_i − z̃_iᵀφ| + ε‖φ‖)²``.
+    1. Whiten: ``φ = Jθ``, ``Z̃ = ZJ⁻¹``, so ``L = (1/2n) Σ (|y_i − z̃_iᵀφ| + ε‖φ‖)²`` (or, with a
+       :class:`CholeskyWhitening`, the rotated ``φ = Lᵀθ``, ``Z̃ = ZL⁻ᵀ``: the same reduced problem).
     2. Reduce: with the thin SVD ``Z̃ = USVᵀ`` (rank ``r = min(n, N)``), a component of φ outside the
        row space of Z̃ only increases ``‖φ‖``, so ``φ = Vc`` and ``L = (1/2n) Σ(|y − USc|_i + ε‖c‖)²``
        (pass ``reduced`` to reuse the SVD across ε).
