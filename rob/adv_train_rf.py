@@ -85,6 +85,14 @@ class Whitening:
         """``J⁻¹ M`` (M of shape (N, ...))."""
         return self.V @ ((self.V.T @ M) / np.sqrt(self.evals).reshape((-1,) + (1,) * (M.ndim - 1)))
 
+    def design(self, Z: np.ndarray) -> np.ndarray:
+        """The whitened design ``Z̃ = ZJ⁻¹`` (so that ``Zθ = Z̃φ`` for ``φ = Jθ``)."""
+        return self.inv_sqrt_apply(Z.T).T
+
+    def to_theta(self, phi: np.ndarray) -> np.ndarray:
+        """``θ = J⁻¹φ``."""
+        return self.inv_sqrt_apply(phi)
+
 
 def whiten(J2: np.ndarray, min_eig: float = 0.02) -> Whitening:
     """Eigendecomposition of ``J²``; a :class:`ValueError` if ``λ_min(J²) ≤ min_eig`` (asymptotically
@@ -93,6 +101,55 @@ def whiten(J2: np.ndarray, min_eig: float = 0.02) -> Whitening:
     if ev[0] <= min_eig:
         raise ValueError(f"J² is nearly singular: smallest eigenvalue {ev[0]:.3g} <= {min_eig}")
     return Whitening(ev, V)
+
+
+@dataclass(frozen=True)
+class CholeskyWhitening:
+    """``J² = LLᵀ`` (L lower triangular) and the eigenvalues of ``J²``, ascending.
+
+    The coordinates ``φ = Lᵀθ`` whiten as well as ``φ = Jθ``: ``‖φ‖² = θᵀJ²θ = ‖Jθ‖²`` and
+    ``Zθ = Z̃φ`` with ``Z̃ = ZL⁻ᵀ``.  Since ``Lᵀ = QJ`` with ``Q = LᵀJ⁻¹`` orthogonal, ``φ`` is the
+    symmetric whitening rotated by ``Q``: ``Z̃ = (ZJ⁻¹)Qᵀ`` has the same singular values and left
+    singular vectors, so the reduced problem of :func:`fit_concentrated_surrogate` and its minimiser
+    ``θ̂`` are the same; one Cholesky factorisation replaces an eigendecomposition.
+
+    Nesting: the Cholesky factor of a leading block ``J²[:N, :N]`` is ``L[:N, :N]``, and
+    ``(Z L⁻ᵀ)[:, :N] = Z[:, :N] L[:N, :N]⁻ᵀ`` (``L⁻ᵀ`` is upper triangular), so one factorisation and
+    one whitened design at the largest ``N`` serve every smaller ``N``."""
+
+    evals: np.ndarray
+    L: np.ndarray
+
+    def design(self, Z: np.ndarray) -> np.ndarray:
+        """``Z̃ = ZL⁻ᵀ`` (:func:`cholesky_design`)."""
+        return cholesky_design(Z, self.L)
+
+    def to_theta(self, phi: np.ndarray) -> np.ndarray:
+        """``θ = L⁻ᵀφ``."""
+        return sla.solve_triangular(self.L, phi, lower=True, trans="T", check_finite=False)
+
+
+def cholesky_factor(J2: np.ndarray) -> np.ndarray:
+    """The lower-triangular ``L`` with ``J² = LLᵀ`` (LAPACK potrf)."""
+    return sla.cholesky(J2, lower=True, check_finite=False)
+
+
+def cholesky_design(Z: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """``Z̃ = ZL⁻ᵀ = (L⁻¹Zᵀ)ᵀ`` (one triangular solve with n right-hand sides)."""
+    return sla.solve_triangular(L, Z.T, lower=True, check_finite=False).T
+
+
+def whiten_cholesky(J2: np.ndarray, L: np.ndarray | None = None, min_eig: float = 0.02) -> CholeskyWhitening:
+    """:class:`CholeskyWhitening` of ``J²`` (``L`` its Cholesky factor if already known, e.g. the
+    leading block of the factor of a larger ``J²``); the eigenvalues (without eigenvectors, torch's
+    LAPACK ``syevd``) for ``λ_min`` and the same :class:`ValueError` as :func:`whiten` if
+    ``λ_min(J²) ≤ min_eig``."""
+    import torch
+
+    ev = torch.linalg.eigvalsh(torch.from_numpy(np.ascontiguousarray(J2))).numpy()
+    if ev[0] <= min_eig:
+        raise ValueError(f"J² is nearly singular: smallest eigenvalue {ev[0]:.3g} <= {min_eig}")
+    return CholeskyWhitening(ev, cholesky_factor(J2) if L is None else np.asarray(L))
 
 
 @dataclass(frozen=True)
@@ -117,9 +174,13 @@ class Reduced:
     Vt: np.ndarray
 
 
-def reduce_problem(Z: np.ndarray, wh: Whitening) -> Reduced:
+def reduce_problem(Z: np.ndarray, wh: Whitening | CholeskyWhitening) -> Reduced:
     """Thin SVD of ``Z̃ = ZJ⁻¹`` (rank ``r = min(n, N)``); shared by the fits at every ε."""
-    Zt = wh.inv_sqrt_apply(Z.T).T
+    return reduce_whitened(wh.design(Z))
+
+
+def reduce_whitened(Zt: np.ndarray) -> Reduced:
+    """Thin SVD ``Z̃ = USVᵀ`` of an already whitened design: ``Reduced(US, Vᵀ)``."""
     U, S, Vt = sla.svd(Zt, full_matrices=False, check_finite=False, lapack_driver="gesdd")
     return Reduced(U * S, Vt)
 
@@ -135,12 +196,13 @@ def _smoothed(c, A, y, eps, eta):
     return val, grad
 
 
-def fit_concentrated_surrogate(Z: np.ndarray, y: np.ndarray, wh: Whitening, eps: float,
+def fit_concentrated_surrogate(Z: np.ndarray, y: np.ndarray, wh: Whitening | CholeskyWhitening, eps: float,
                                etas: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4), gtol: float = 1e-9,
                                reduced: Reduced | None = None, c0: np.ndarray | None = None) -> Fit:
     """``θ̂ = argmin_θ (1/2n) Σ (|y_i − θᵀz_i| + ε‖Jθ‖)²`` (convex).
 
-    1. Whiten: ``φ = Jθ``, ``Z̃ = ZJ⁻¹``, so ``L = (1/2n) Σ (|y_i − z̃_iᵀφ| + ε‖φ‖)²``.
+    1. Whiten: ``φ = Jθ``, ``Z̃ = ZJ⁻¹``, so ``L = (1/2n) Σ (|y_i − z̃_iᵀφ| + ε‖φ‖)²`` (or, with a
+       :class:`CholeskyWhitening`, the rotated ``φ = Lᵀθ``, ``Z̃ = ZL⁻ᵀ``: the same reduced problem).
     2. Reduce: with the thin SVD ``Z̃ = USVᵀ`` (rank ``r = min(n, N)``), a component of φ outside the
        row space of Z̃ only increases ``‖φ‖``, so ``φ = Vc`` and ``L = (1/2n) Σ(|y − USc|_i + ε‖c‖)²``
        (pass ``reduced`` to reuse the SVD across ε).
@@ -158,7 +220,7 @@ def fit_concentrated_surrogate(Z: np.ndarray, y: np.ndarray, wh: Whitening, eps:
                                 options=dict(maxcor=50, gtol=gtol, ftol=1e-14, maxiter=50_000, maxfun=100_000))
         c, iters = res.x, iters + res.nit
     phi = red.Vt.T @ c
-    theta = wh.inv_sqrt_apply(phi)
+    theta = wh.to_theta(phi)
     unsmoothed = float(np.mean((np.abs(y - A @ c) + eps * np.linalg.norm(c)) ** 2) / 2)
     return Fit(theta, phi, c, float(np.linalg.norm(res.jac)), iters, abs(float(res.fun) - unsmoothed))
 
@@ -169,6 +231,16 @@ def min_J_norm_interpolator(Z: np.ndarray, y: np.ndarray, J2: np.ndarray) -> np.
     cJ = sla.cho_factor(J2, lower=True, check_finite=False)
     B = sla.cho_solve(cJ, Z.T, check_finite=False)
     return B @ sla.cho_solve(sla.cho_factor(Z @ B, lower=True, check_finite=False), y, check_finite=False)
+
+
+def min_J_norm_interpolator_whitened(Zt: np.ndarray, y: np.ndarray,
+                                     wh: Whitening | CholeskyWhitening) -> np.ndarray:
+    """The same interpolator from a whitened design ``Z̃`` (``Zθ = Z̃φ``, ``‖φ‖ = ‖Jθ‖``):
+    ``φ = Z̃ᵀ(Z̃Z̃ᵀ)⁻¹y`` by a Cholesky solve with the n×n Gram ``Z̃Z̃ᵀ = ZJ⁻²Zᵀ``, then
+    ``θ = wh.to_theta(φ)`` (independent of the SVD used by the fits)."""
+    G = Zt @ Zt.T
+    return wh.to_theta(Zt.T @ sla.cho_solve(sla.cho_factor(G, lower=True, check_finite=False), y,
+                                            check_finite=False))
 
 
 def model_and_gradient(W: np.ndarray, theta: np.ndarray):

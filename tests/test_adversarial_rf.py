@@ -245,6 +245,31 @@ def test_whiten_rejects_singular_J2():
     W = np.repeat(data.sphere(3, 5, np.random.default_rng(0)), 2, axis=0)
     with pytest.raises(ValueError, match="nearly singular"):
         F.whiten(F.rf_kernels(W)[1])
+    with pytest.raises(ValueError, match="nearly singular"):
+        F.whiten_cholesky(F.rf_kernels(W)[1])
+
+
+def test_cholesky_whitening_is_nested_and_gives_the_same_fit_as_the_symmetric_one():
+    """φ = Lᵀθ (J² = LLᵀ) is the symmetric φ = Jθ rotated: same ‖φ‖, same Zθ, same fit and
+    interpolator; leading blocks of L and of ZL⁻ᵀ are those of the smaller problem."""
+    Z, y, J2 = _instance(90, 30)
+    sym, ch = F.whiten(J2), F.whiten_cholesky(J2)
+    np.testing.assert_allclose(ch.evals, sym.evals, rtol=1e-12)
+    theta = np.random.default_rng(2).standard_normal(90)
+    phi = ch.L.T @ theta
+    np.testing.assert_allclose(ch.to_theta(phi), theta, rtol=1e-10)
+    np.testing.assert_allclose(phi @ phi, theta @ J2 @ theta, rtol=1e-12)
+    np.testing.assert_allclose(ch.design(Z) @ phi, Z @ theta, rtol=1e-10, atol=1e-10)
+    N, n = 50, 20                                    # nested leading blocks
+    small = F.whiten_cholesky(J2[:N, :N], L=ch.L[:N, :N])
+    np.testing.assert_allclose(small.L, F.cholesky_factor(J2[:N, :N]), atol=1e-13)
+    np.testing.assert_allclose(F.cholesky_design(Z, ch.L)[:n, :N], small.design(Z[:n, :N]), atol=1e-11)
+    a, b = F.fit_concentrated_surrogate(Z, y, sym, 0.3), F.fit_concentrated_surrogate(Z, y, ch, 0.3)
+    assert np.linalg.norm(a.theta - b.theta) <= 1e-6 * np.linalg.norm(a.theta)
+    Zs, ys, J2s = _instance(120, 30)
+    chs = F.whiten_cholesky(J2s)
+    np.testing.assert_allclose(F.min_J_norm_interpolator_whitened(chs.design(Zs), ys, chs),
+                               F.min_J_norm_interpolator(Zs, ys, J2s), rtol=1e-9)
 
 
 # -- attack ----------------------------------------------------------------------------------------
@@ -270,3 +295,18 @@ def test_pgd_regression_beats_random_search_on_a_random_features_model():
     U *= eps / np.linalg.norm(U, axis=1, keepdims=True)
     rand = np.array([np.max((y[i] - f(X[i] + U)) ** 2) for i in range(len(X))])
     assert np.all(loss >= rand - 1e-9) and np.all(loss >= (y - f(X)) ** 2)
+
+
+def test_fused_random_features_pgd_equals_the_generic_one():
+    """attacks.pgd_l2_regression_rf (torch, f and ∇f from one product) is the same iteration as
+    attacks.pgd_l2_regression with the model's f and ∇f (chunks that do not divide n)."""
+    rng = np.random.default_rng(8)
+    d, eps = 12, 0.4
+    W, theta = data.sphere(70, d, rng), rng.standard_normal(70)
+    X, y = rng.standard_normal((45, d)), rng.standard_normal(45)
+    f, g = F.model_and_gradient(W, theta)
+    ref = attacks.pgd_l2_regression(f, g, X, y, eps, steps=30, chunk=20)
+    out = attacks.pgd_l2_regression_rf(W, theta, X, y, eps, steps=30, shift=F.SHIFT, chunk=20)
+    for a, b in zip(ref, out):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    assert np.all(out[1] > f(X)) and np.all(out[2] < f(X))

@@ -12,7 +12,8 @@ overparametrization in adversarial training of random-features regression.
   with two-sided ℓ2 PGD on fresh test points (:func:`rob.attacks.pgd_l2_regression`).
 
 Each trial has its own stream ``np.random.default_rng([seed, 1, d, trial])``.  The runs pin BLAS to
-one thread, except for the eigendecompositions of J² at paper scale (``eigh_threads``), which dominate.
+one thread.  Per trial one Cholesky factorisation of ``J²`` at the largest ``N`` whitens every grid point
+(nested leading blocks); the eigenvalues of each ``J²`` (without eigenvectors) give ``λ_min``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ class Config:
     pgd_psi1: tuple[float, ...]
     pgd_eps: float = 0.1
     pgd_steps: int = 40
-    eigh_threads: int = 1
     bias: float = 0.04
     head_psi2: float = 2.0
     head_eps: tuple[float, float] = (0.1, 0.3)
@@ -76,7 +76,7 @@ def config(scale: str) -> Config:
         grid = (0.25, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 10.0, 14.0, 20.0)
         return Config("paper", d=200, tau2=0.1, psi2s=(0.5, 1.0, 2.0), eps=(0.05, 0.1, 0.2, 0.3, 0.5),
                       psi1_sim=grid, trials=16, theory_psi1=_geom(0.05, 1000, 120), pgd_instances=5,
-                      pgd_n_test=2000, pgd_psi1=grid, bias=0.03, eigh_threads=2)
+                      pgd_n_test=2000, pgd_psi1=grid, bias=0.03)
     raise ValueError(f"unknown scale {scale!r}; use 'ci' or 'paper'")
 
 
@@ -156,18 +156,21 @@ def trial(cfg: Config, seed: int, rep: int) -> tuple[pd.DataFrame, pd.DataFrame]
             y_test = X_test @ beta0 + np.sqrt(cfg.tau2) * rng.standard_normal(cfg.pgd_n_test)
         K_max, J2_max = F.rf_kernels(W_max)
         Z_max = F.rf_features(X, W_max)
+        # one Cholesky J²_max = LLᵀ and one whitened design Z̃ = Z L⁻ᵀ serve every (ψ1, ψ2): their
+        # leading blocks are those of J²[:N, :N] and Z[:n, :N] (see F.CholeskyWhitening)
+        L_max = F.cholesky_factor(J2_max)
+        Zt_max = F.cholesky_design(Z_max, L_max)
         rows, pgd_rows = [], []
         for p1, N in zip(cfg.psi1_sim, Ns):
             W, K, J2 = W_max[:N], K_max[:N, :N], J2_max[:N, :N]
-            with threadpool_limits(limits=cfg.eigh_threads, user_api="blas"):
-                wh = F.whiten(J2)
+            wh = F.whiten_cholesky(J2, L=np.ascontiguousarray(L_max[:N, :N]))
             for p2, n in ns.items():
-                Z, yy = Z_max[:n, :N], y[:n]
+                Z, yy, Zt = Z_max[:n, :N], y[:n], Zt_max[:n, :N]
                 th_mn = solvers.min_norm_lstsq(Z, yy)  # ridgeless (minimum-‖θ‖) contrast
                 sr_mn = F.standard_risk(th_mn, W, beta0, K, cfg.tau2)
                 t_mn = float(np.sqrt(th_mn @ J2 @ th_mn))
-                phi_mn = F.min_J_norm_interpolator(Z, yy, J2) if N > n else None
-                red, c0 = F.reduce_problem(Z, wh), None
+                phi_mn = F.min_J_norm_interpolator_whitened(Zt, yy, wh) if N > n else None
+                red, c0 = F.reduce_whitened(Zt), None
                 for eps in cfg.eps:  # warm start from the fit at the previous ε
                     fit = F.fit_concentrated_surrogate(Z, yy, wh, eps, reduced=red, c0=c0)
                     c0 = fit.c
@@ -194,7 +197,7 @@ def pgd_check(W, theta, X_test, y_test, beta0, K, tau2, eps_test, steps=40) -> d
     """Attack ``f(x) = θᵀσ(Wx)`` with two-sided ℓ2 PGD (``steps`` steps of ε′/8) and compare, on the
     same test points, with the linearised loss ``(|r| + ε′‖∇ₓf(x)‖)²`` and with (AR-cf)."""
     f, g = F.model_and_gradient(W, theta)
-    loss, _, _ = attacks.pgd_l2_regression(f, g, X_test, y_test, eps_test, steps=steps, chunk=500)
+    loss, _, _ = attacks.pgd_l2_regression_rf(W, theta, X_test, y_test, eps_test, steps=steps, shift=F.SHIFT)
     gn = np.concatenate([np.linalg.norm(g(X_test[s:s + 500]), axis=1) for s in range(0, len(X_test), 500)])
     r = np.abs(y_test - f(X_test))
     SR = F.standard_risk(theta, W, beta0, K, tau2)
