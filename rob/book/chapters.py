@@ -40,8 +40,8 @@ CHAPTERS: dict[str, Chapter] = {
             theorem="Every random-features interpolator of noisy labels has Sobolev seminorm ≳ √n "
                     "(√(n/k) in the finite-width NTK regime)",
             runtime={"ci": "about 1 min on 2 CPU cores",
-                     "paper": "27 min with --workers 2 on the 2-core machine (measured; 6680 tasks, 52 min of task CPU, "
-                              "so about 53 min serially; the NTK fits of the finite-width descent are half of it)"},
+                     "paper": "12.5 min with --workers 2 on the 2-core machine (measured: 740 s; 6680 tasks, "
+                              "23.5 min of task CPU with both cores busy, an upper bound of the serial time)"},
             bounds={"n_test": (100, 100_000)},
         ),
         Chapter(
@@ -53,7 +53,7 @@ CHAPTERS: dict[str, Chapter] = {
                     "clustered data but is flipped by one universal perturbation of norm ≈ √(d/k), "
                     "while a robust network with radius ≈ √d/2 exists",
             runtime={"ci": "about 20 s on 2 CPU cores",
-                     "paper": "4 min with --workers 2 on the 2-core machine (measured: 246 s; 7 min serially, 431 s; "
+                     "paper": "4.3 min with --workers 2 on the 2-core machine (measured: 260 s; 7 min serially, 431 s; "
                               "the three d = 10000, m = 256 headline networks of 1000 steps, about 2 min each, bound it)"},
         ),
         Chapter(
@@ -67,8 +67,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "of scale α adds an excess ∝ α² to both in lazy training",
             runtime={"ci": "about 30 s on 2 CPU cores (25 s of CPU, 10 s of it the adversarial link and the "
                            "equivalent ridge; 1.5-2 min on a loaded machine)",
-                     "paper": "6 min with --workers 2 on the 2-core machine (measured; 91 tasks in one submission, "
-                              "11.4 min of task CPU, so about 12 min serially)"},
+                     "paper": "3.6 min with --workers 2 on the 2-core machine (measured: 216 s; 91 tasks in one submission, "
+                              "6.6 min of task CPU with both cores busy, an upper bound of the serial time)"},
             bounds={"J": (20, 5000)},
         ),
         Chapter(
@@ -81,9 +81,9 @@ CHAPTERS: dict[str, Chapter] = {
                     "so early stopping controls it; GD on the Moreau envelope removes the η√T term "
                     "(the book's derived versions; the paper's statement was not available)",
             runtime={"ci": "about 45 s on a free CPU core (one torch thread); 2-2.5 min on 2 cores shared with other jobs",
-                     "paper": "23 min with --workers 2 on the 2-core machine (measured; the spec's sizes: 5 replicates, "
+                     "paper": "11.5 min with --workers 2 on the 2-core machine (measured: 683 s; the spec's sizes: 5 replicates, "
                               "r = 8, T = 2000 at n = 200 and 800, n-sweep to T = 400, plus the extras, in 88 tasks; "
-                              "46 min of task CPU, so about 46 min serially)"},
+                              "22 min of task CPU with both cores busy, an upper bound of the serial time)"},
             bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
         ),
         Chapter(
@@ -96,9 +96,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "but fragile",
             runtime={"ci": "about 1 min on 2 CPU cores (70 s of CPU, 18 s of it the kernel dynamics under "
                            "adversarial training); 4-5 min on 2 cores shared with other jobs",
-                     "paper": "7.3 min with --workers 2 on the 2-core machine (measured; 80 tasks in one submission, "
-                              "14 min of task CPU, so about 14.5 min serially: the kernel dynamics 8.4 min, the "
-                              "networks 5.2 min, the kernel part 24 s)"},
+                     "paper": "3.5 min with --workers 2 on the 2-core machine (measured: 207 s; 80 tasks in one submission, "
+                              "6.3 min of task CPU with both cores busy, an upper bound of the serial time)"},
             bounds={"alpha": (0.01, 100.0)},
         ),
         Chapter(
@@ -110,8 +109,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "regression is given by a scalar convex-concave saddle point (Thm 4.2); beyond "
                     "interpolation it rises again with the number of features",
             runtime={"ci": "about 1 min on 2 CPU cores (8 trials at d = 100, eigendecompositions up to N = 2000)",
-                     "paper": "11 min with --workers 2 on the 2-core machine (measured; 16 trials at d = 200, N up to "
-                              "4000, 3600 fits and 75 PGD checks; 21 min of task CPU, so about 22 min serially)"},
+                     "paper": "5 min with --workers 2 on the 2-core machine (measured: 293 s; 16 trials at d = 200, N up to "
+                              "4000, 3600 fits and 75 PGD checks; 9.2 min of task CPU with both cores busy)"},
         ),
     ]
 }
