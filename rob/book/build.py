@@ -53,13 +53,20 @@ class Terminated(KeyboardInterrupt):
 
 
 def interrupt_on_sigterm() -> None:
-    """Turn SIGTERM into :class:`Terminated` in this process (main thread only)."""
+    """Turn SIGTERM into :class:`Terminated` in this process (main thread only), and make Ctrl-C
+    (SIGINT) raise :class:`KeyboardInterrupt` at once.  Without the latter, Python 3.11's asyncio
+    (under papermill's nbclient) replaces the default SIGINT handler by one that only cancels the
+    running task, and nbclient can absorb that cancellation and keep waiting for the cell."""
     import signal
 
     def handler(signum: int, frame: Any) -> None:
         raise Terminated()
 
+    def ctrl_c(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt()
+
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, ctrl_c)
 
 
 def signal_name(exc: BaseException) -> str:
