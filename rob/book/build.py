@@ -54,9 +54,11 @@ class Terminated(KeyboardInterrupt):
 
 def interrupt_on_sigterm() -> None:
     """Turn SIGTERM into :class:`Terminated` in this process (main thread only), and make Ctrl-C
-    (SIGINT) raise :class:`KeyboardInterrupt` at once.  Without the latter, Python 3.11's asyncio
-    (under papermill's nbclient) replaces the default SIGINT handler by one that only cancels the
-    running task, and nbclient can absorb that cancellation and keep waiting for the cell."""
+    (SIGINT) raise :class:`KeyboardInterrupt` at once through a handler of our own: ``asyncio.run``
+    (Python ≥ 3.11) replaces only the *default* SIGINT handler, by one that merely cancels the
+    running task, which the code awaiting the kernel could absorb.  A defensive measure: with
+    papermill 2.x the default handler is in place during a run (nbclient runs its loop with
+    ``run_until_complete``)."""
     import signal
 
     def handler(signum: int, frame: Any) -> None:
