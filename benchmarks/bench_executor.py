@@ -1,7 +1,7 @@
 """Serial against N Dask workers for chapters' sweep tasks, timed in the same run.
 
 Run:  .venv/bin/python benchmarks/bench_executor.py regimes [stability ...] --scale paper --workers 2
-                       [--kinds lazy_fit,rf_wide_rep] [--every K] [--json FILE]
+                       [--kinds lazy_fit,rf_wide_rep] [--every K] [--json FILE] [--no-record]
 
 For each chapter, runs its tasks (all; or those of the given kinds; or every K-th task of each
 sweep, a representative sample that keeps the mix of kinds) once serially in this process and once
@@ -9,8 +9,12 @@ on a LocalCluster of N single-threaded worker processes on 127.0.0.1, each sweep
 ``run_tasks`` call of the notebook: one ``batch``, else consecutive tasks of one kind) waiting for
 the previous one as in the notebook.  Cluster start-up is timed separately (with one warm-up
 round-trip, so that worker imports are not counted); the cache is not used.  Checks that the
-results are identical, and prints the wall times, the speed-up and what ``rob plan`` predicted
-from the serial task times.  Not a test: timings depend on the machine and on what else runs on it.
+results are identical, and prints the wall times, the speed-up, what ``rob plan`` predicted from
+the serial task times, and per task kind the task time serially and on the workers (what running
+beside other tasks costs).  The serial task times are recorded in the cache directory's
+``task-times.jsonl`` (as a serial ``rob run`` records them), so the cluster gets the tasks longest
+first, as on a rerun; ``--no-record`` keeps the chapter's own submission order.  Not a test:
+timings depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ def sweeps(tasks: list) -> list[list]:
     return out
 
 
-def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: int) -> dict:
+def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: int, record: bool = True) -> dict:
     from rob.book import executor as E
     from rob.book import plan
 
@@ -84,6 +88,10 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
         serial.append(value)
         seconds.append(s)
     t_serial = time.perf_counter() - t0
+    # recorded as a serial `rob run` records them: the cluster then gets the tasks longest first
+    # (executor.longest_first), as on any rerun of the chapter; --no-record gives the chapter's order
+    if record:
+        E._record_times([E.time_row(t, s, "serial") for t, s in zip(tasks, seconds)])
 
     ex = E.Executor("local", workers)
     t0 = time.perf_counter()
@@ -91,7 +99,10 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
     client.run(_warm, tasks[0].fn.__module__)  # worker imports, not counted
     t_start = time.perf_counter() - t0
     t0 = time.perf_counter()
-    parallel = [v for g in groups for v in E.run_tasks(g, chapter, ex, use_cache=False)]
+    parallel, on_workers = [], {}
+    for g in groups:
+        parallel += E.run_tasks(g, chapter, ex, use_cache=False)
+        on_workers.update({(r["kind"], *r["key"]): r["seconds"] for r in E._STATE.last_times})
     t_parallel = time.perf_counter() - t0
     E.shutdown()
 
@@ -101,9 +112,23 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
     print(f"  {workers} workers: {t_parallel:.1f} s (+ {t_start:.1f} s cluster start and imports)")
     print(f"  speed-up {t_serial / t_parallel:.2f}x; rob plan from the serial task times: {p.wall_s:.1f} s "
           f"({(t_parallel / p.wall_s - 1) * 100:+.0f} % measured against predicted)")
-    print(f"  results identical: {same}", flush=True)
+    print(f"  results identical: {same}")
+    # what running beside another task costs each kind: task time on the workers over serial
+    kinds_: dict[str, list[float]] = {}
+    for t, s in zip(tasks, seconds):
+        row = kinds_.setdefault(t.name, [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += s
+        row[2] += on_workers.get((t.name, *(str(k) for k in t.key)), float("nan"))
+    print("  task time per kind, serial -> on the workers:")
+    for name, (n, ser, par) in sorted(kinds_.items(), key=lambda kv: -kv[1][1]):
+        print(f"    {name:28s} {n:4d} tasks  {ser:8.1f} s -> {par:8.1f} s  ({(par / ser - 1) * 100:+.0f} %)")
+    sys.stdout.flush()
     return dict(chapter=chapter, scale=scale, workers=workers, tasks=len(tasks), kinds=kinds, every=every,
+                recorded_order=record and E.cache.enabled(),
                 serial_s=t_serial, parallel_s=t_parallel, start_s=t_start, task_cpu_s=sum(seconds),
+                task_cpu_workers_s=sum(on_workers.values()),
+                per_kind={k: dict(tasks=v[0], serial_s=v[1], workers_s=v[2]) for k, v in kinds_.items()},
                 plan_s=p.wall_s, speedup=t_serial / t_parallel, identical=same)
 
 
@@ -127,11 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", default="", help="comma-separated task kinds (default: all)")
     ap.add_argument("--every", type=int, default=1, help="every K-th task of each sweep (default: all)")
     ap.add_argument("--json", default="", help="append one JSON line per chapter to this file")
+    ap.add_argument("--no-record", action="store_true",
+                    help="do not record the serial task times (the cluster then gets the chapter's own order)")
     args = ap.parse_args(argv)
     workers = E.parse_workers(args.workers)
     ok = True
     for ch in args.chapters:
-        row = bench(ch, args.scale, args.seed, workers, args.kinds, args.every)
+        row = bench(ch, args.scale, args.seed, workers, args.kinds, args.every, not args.no_record)
         ok &= row["identical"]
         if args.json:
             with open(args.json, "a", encoding="utf-8") as f:

@@ -54,12 +54,22 @@ def critical_size(margin: Callable[[np.ndarray], np.ndarray], n: int, c_grid: np
     return cstar, M
 
 
+def directions_times(U: np.ndarray | tuple[np.ndarray, np.ndarray], M: np.ndarray) -> np.ndarray:
+    """``U Mᵀ`` for directions ``U`` (n×d), or for ``U = (a, s)`` meaning the rank-one ``U = a sᵀ``
+    (one direction ``s`` scaled per point by ``a_i``), then ``a (M s)ᵀ`` without forming n×d."""
+    if isinstance(U, tuple):
+        a, s = U
+        return np.outer(a, M @ s)
+    return U @ M.T
+
+
 def two_layer_margin(X: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray, v: np.ndarray,
-                     U: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+                     U: np.ndarray | tuple[np.ndarray, np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     """``c ↦ y_i N(x_i − c_i u_i)`` for ``N(x) = Σ_j v_j φ(⟨w_j, x⟩ + b_j)``; since the first layer
-    is linear the pre-activations are ``H_0 − c_i (U Wᵀ)_i``, so each call costs ``O(n m)``."""
+    is linear the pre-activations are ``H_0 − c_i (U Wᵀ)_i``, so each call costs ``O(n m)``.
+    ``U`` as in :func:`directions_times`."""
     H0 = X @ W.T + b
-    D = U @ W.T
+    D = directions_times(U, W)
 
     def margin(c: np.ndarray) -> np.ndarray:
         return y * (np.maximum(H0 - c[:, None] * D, 0.0) @ v)

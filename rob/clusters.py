@@ -67,8 +67,18 @@ def sample(mu: np.ndarray, labels: np.ndarray, n: int, sigma: float, rng: np.ran
     """Draw ``j ~ Unif{1..k}``, ``x = μ_j + ξ``, ``ξ ~ N(0, σ² I)``, ``y = y^(j)``."""
     k, d = mu.shape
     idx = rng.integers(0, k, n)
-    X = mu[idx] + sigma * rng.standard_normal((n, d))
+    X = rng.standard_normal((n, d))
+    for rows in _row_blocks(n, d):  # X = μ_idx + σ ξ in place, a block of rows at a time
+        X[rows] *= sigma
+        X[rows] += mu[idx[rows]]
     return Sample(X, labels[idx].astype(float), idx)
+
+
+def _row_blocks(n: int, d: int, nbytes: int = 1 << 21) -> list[slice]:
+    """Slices of about ``nbytes`` of float64 rows of length ``d``: elementwise passes over an n×d
+    array stay in cache instead of streaming n×d temporaries through memory."""
+    step = max(1, nbytes // (8 * d))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
 def universal_direction(mu: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -85,6 +95,21 @@ def robust_preacts(X: np.ndarray, mu: np.ndarray) -> np.ndarray:
 def robust_output(X: np.ndarray, mu: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """``N_rob(x) = Σ_j y^(j) φ(a_j(x))``."""
     return np.maximum(robust_preacts(X, mu), 0.0) @ labels
+
+
+def robust_output_along(X: np.ndarray, U: np.ndarray | tuple[np.ndarray, np.ndarray], mu: np.ndarray,
+                        labels: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``N_rob(x_i − c u_i)`` for every ``c`` (rows) and every row ``x_i`` of ``X`` (columns);
+    ``U`` as in :func:`rob.attacks.directions_times` (n×d, or ``(a, s)`` for ``U = a sᵀ``).
+
+    The pre-activations are affine in ``c``: ``a(x − cu) = a(x) − c (4/d) M u``, so one product with
+    ``X`` and one with ``U`` serve the whole grid (instead of one n×d product per ``c``)."""
+    from .attacks import directions_times
+
+    d = mu.shape[1]
+    a0 = robust_preacts(X, mu)                      # n×k
+    slope = 4.0 * directions_times(U, mu) / d        # n×k
+    return np.stack([np.maximum(a0 - ci * slope, 0.0) @ labels for ci in np.asarray(c, dtype=float)])
 
 
 @dataclass(frozen=True)
@@ -136,10 +161,13 @@ def certificate_passes(X: np.ndarray, y: np.ndarray, mu: np.ndarray, labels: np.
     """Constructive check of the radius at every point: ``δ* = −(a_q/4) μ_q`` has norm ``r(x)``,
     ``y N_rob(x + (1 + 10⁻⁹)δ*) ≤ 0`` and ``y N_rob(x + (1 − 10⁻⁶)δ*) > 0``.  Only points where the
     minimum is attained by ``kill`` with one active own unit can pass (all of them in the chapter)."""
-    delta = -(rad.a_own / 4)[:, None] * mu[rad.own]
-    norm_ok = np.isclose(np.linalg.norm(delta, axis=1), rad.r, rtol=1e-9, atol=0)
-    flips = y * robust_output(X + (1 + 1e-9) * delta, mu, labels) <= 0
-    holds = y * robust_output(X + (1 - 1e-6) * delta, mu, labels) > 0
+    n, d = X.shape
+    norm_ok, flips, holds = (np.empty(n, bool) for _ in range(3))
+    for rows in _row_blocks(n, d):  # δ*, x + δ* are formed a block of rows at a time
+        delta = -(rad.a_own[rows] / 4)[:, None] * mu[rad.own[rows]]
+        norm_ok[rows] = np.isclose(np.linalg.norm(delta, axis=1), rad.r[rows], rtol=1e-9, atol=0)
+        flips[rows] = y[rows] * robust_output(X[rows] + (1 + 1e-9) * delta, mu, labels) <= 0
+        holds[rows] = y[rows] * robust_output(X[rows] + (1 - 1e-6) * delta, mu, labels) > 0
     return norm_ok & flips & holds & rad.kill_wins
 
 

@@ -71,7 +71,22 @@ def normalised_margin(X: np.ndarray, y: np.ndarray, net: Net) -> float:
 def train(X: np.ndarray, y: np.ndarray, net: Net, lr: float, steps: int,
           log_at: tuple[int, ...] = ()) -> tuple[Net, list[dict]]:
     """Full-batch gradient descent ``θ ← θ − lr ∇L(θ)`` for ``steps`` steps; after each step listed
-    in ``log_at`` record ``step, loss, train_acc, margin`` (the values at the updated θ)."""
+    in ``log_at`` record ``step, loss, train_acc, margin`` (the values at the updated θ).
+
+    Every gradient ``∇W = GᵀX`` lies in the row space of ``X``, so the iterates are
+    ``W_t = W_0 + C_tᵀX`` with ``C_{t+1} = C_t − lr G_t`` (n×m) and the pre-activations are
+    ``H_t = XW_0ᵀ + K C_t + b_t`` with the Gram matrix ``K = XXᵀ``.  When ``n < d`` the steps run in
+    this form (:func:`_train_gram`: one n×n by n×m product a step instead of two n×d by d×m ones;
+    ``W`` is formed once at the end); otherwise directly.  Both are the same gradient descent; they
+    differ by rounding only."""
+    if X.shape[0] < X.shape[1]:
+        return _train_gram(X, y, net, lr, steps, log_at)
+    return _train_direct(X, y, net, lr, steps, log_at)
+
+
+def _train_direct(X: np.ndarray, y: np.ndarray, net: Net, lr: float, steps: int,
+                  log_at: tuple[int, ...]) -> tuple[Net, list[dict]]:
+    """:func:`train` on ``W`` itself."""
     W, b, v = net.W.copy(), net.b.copy(), net.v.copy()
     log = []
     logs = set(log_at)
@@ -86,6 +101,39 @@ def train(X: np.ndarray, y: np.ndarray, net: Net, lr: float, steps: int,
             log.append(dict(step=t, loss=float(np.logaddexp(0.0, -q).mean()), train_acc=float(np.mean(q > 0)),
                             margin=float(q.min() / cur.norm2())))
     return Net(W, b, v), log
+
+
+def _train_gram(X: np.ndarray, y: np.ndarray, net: Net, lr: float, steps: int,
+                log_at: tuple[int, ...]) -> tuple[Net, list[dict]]:
+    """:func:`train` in the row space of ``X`` (see there).  ``‖W_t‖_F² = ‖W_0‖_F² +
+    2⟨C_t, XW_0ᵀ⟩ + ⟨C_t, K C_t⟩`` gives the logged margins without forming ``W_t``."""
+    n = X.shape[0]
+    P0 = X @ net.W.T                 # X W_0ᵀ (n×m)
+    K = X @ X.T                      # Gram matrix (n×n)
+    w0 = float(np.sum(net.W ** 2))
+    C = np.zeros_like(P0)
+    b, v = net.b.copy(), net.v.copy()
+    log = []
+    logs = set(log_at)
+    H = P0 + b                       # pre-activations at the current θ
+    for t in range(1, steps + 1):
+        A = np.maximum(H, 0.0)
+        q = y * (A @ v)
+        g = -y * expit(-q) / n
+        G = np.outer(g, v)
+        G *= H > 0
+        v -= lr * (A.T @ g)
+        b -= lr * G.sum(axis=0)
+        C -= lr * G
+        KC = K @ C
+        H = P0 + KC
+        H += b
+        if t in logs:
+            q = y * (np.maximum(H, 0.0) @ v)
+            norm2 = w0 + 2.0 * float(np.sum(C * P0)) + float(np.sum(C * KC)) + float(b @ b + v @ v)
+            log.append(dict(step=t, loss=float(np.logaddexp(0.0, -q).mean()), train_acc=float(np.mean(q > 0)),
+                            margin=float(q.min() / norm2)))
+    return Net(net.W + C.T @ X, b, v), log
 
 
 # ----------------------------------------------------------------------------------------------

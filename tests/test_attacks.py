@@ -10,8 +10,12 @@ def test_critical_size_matches_dense_scan():
     n, d, m = 40, 6, 8
     X, W, b, v = rng.standard_normal((n, d)), rng.standard_normal((m, d)), rng.standard_normal(m), rng.standard_normal(m)
     y = np.sign(np.maximum(X @ W.T + b, 0) @ v)
-    U = y[:, None] * rng.standard_normal(d)[None, :]
+    s = rng.standard_normal(d)
+    U = y[:, None] * s[None, :]
     margin = attacks.two_layer_margin(X, y, W, b, v, U)
+    rank_one = attacks.two_layer_margin(X, y, W, b, v, (y, s))  # the same U = y sᵀ, never formed
+    c = rng.random(n) * 3
+    np.testing.assert_allclose(rank_one(c), margin(c), rtol=0, atol=1e-12)
     cstar, M = attacks.critical_size(margin, n, np.linspace(0, 3, 61))
     dense = np.linspace(0, 3, 30001)
     for i in range(n):

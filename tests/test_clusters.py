@@ -64,6 +64,24 @@ def _brute_force_radius(x, y, mu, labels, strict, n_dir=3000, seed=0):
     return hi.min()
 
 
+def test_robust_output_along_a_direction_is_affine():
+    rng = np.random.default_rng(4)
+    d, k = 120, 6
+    mu = C.orthogonal_means(d, k, rng)
+    lab = C.default_labels(k)
+    te = C.sample(mu, lab, 200, 1.0, rng)
+    s = C.universal_direction(mu, lab)
+    U = te.y[:, None] * s[None, :] / k
+    cs = np.linspace(0.0, 4.0, 17)
+    got = C.robust_output_along(te.X, U, mu, lab, cs)
+    want = np.stack([C.robust_output(te.X - c * U, mu, lab) for c in cs])
+    assert got.shape == (17, 200)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(C.robust_output_along(te.X, (te.y / k, s), mu, lab, cs), want, rtol=0, atol=1e-12)
+    acc = (te.y * got > 0).mean(axis=1)
+    assert acc[0] > 0.9 and acc[-1] < 0.1  # the universal direction flips N_rob near c = k/2
+
+
 def test_exact_radius_matches_brute_force():
     mu, labels, s = _setup(d=12)
     rad = C.robust_radius(s.X, s.y, mu, labels)

@@ -229,6 +229,29 @@ def test_plan_from_recorded_times(tmp_path, monkeypatch, capsys):
     assert "62 tasks" in out and "predicted wall time on 2 worker(s) 56.5 s" in out
 
 
+def test_cluster_submission_is_longest_first_from_recorded_times(tmp_path, monkeypatch):
+    """With recorded task times the cluster gets the tasks longest first (rob plan's LPT order);
+    without any, the chapter's own order; a task never recorded goes ahead with its kind's mean."""
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ROB_NO_CACHE", raising=False)
+    tasks = M.tasks(CFG, 0)
+    todo = list(range(len(tasks)))
+    assert E.longest_first(tasks, todo) == todo
+    rows = [dict(id=t.plan_id(), kind=t.name, seconds=float(i % 7)) for i, t in enumerate(tasks) if i != 5]
+    rows += [dict(id=tasks[3].plan_id(), kind=tasks[3].name, seconds=s) for s in (100.0, 101.0)]  # median 3 → 100
+    (tmp_path / "task-times.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    order = E.longest_first(tasks, todo)
+    assert sorted(order) == todo and order[0] == 3
+    est = E.recorded_medians()
+    assert est[tasks[3].plan_id()] == 100.0 and tasks[5].plan_id() not in est
+    known = [est.get(tasks[i].plan_id()) for i in order if i != 5]
+    assert known == sorted(known, reverse=True)
+    kind5 = [est[t.plan_id()] for t in tasks if t.name == tasks[5].name and t.plan_id() in est]
+    pos = order.index(5)
+    assert known[pos - 1] >= sum(kind5) / len(kind5) >= known[pos]
+    assert E.longest_first(tasks, [9, 2, 4]) == sorted([9, 2, 4], key=lambda i: -est[tasks[i].plan_id()])
+
+
 def test_plan_schedules_one_batch_together(tmp_path, monkeypatch):
     """implicit-bias submits its headline networks and both sweeps in one ``run_tasks`` call
     (``batch="networks"``): the plan must schedule them as one sweep, not three in a row."""

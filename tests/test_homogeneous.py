@@ -62,6 +62,26 @@ def test_gd_conserves_balancedness_and_trains():
     assert kkt.bias_pos == 1.0 and kkt.balancedness < 0.05 and kkt.spread < 1.5
 
 
+def test_row_space_gd_is_the_same_gradient_descent():
+    """n < d: the steps run as W_t = W_0 + C_tᵀX with the Gram matrix; same iterates and logs as GD on W."""
+    rng = np.random.default_rng(5)
+    d, k = 300, 6
+    mu = C.orthogonal_means(d, k, rng)
+    lab = C.default_labels(k)
+    s = C.sample(mu, lab, 90, 1.0, rng)
+    net0 = H.init(d, 16, 1e-2, rng)
+    net0 = H.Net(net0.W, 1e-3 * rng.standard_normal(16), net0.v)
+    logs = (40, 80, 120)
+    gram, log_g = H.train(s.X, s.y, net0, 100 / d, 120, log_at=logs)
+    direct, log_d = H._train_direct(s.X, s.y, net0, 100 / d, 120, log_at=logs)
+    for a, b in ((gram.W, direct.W), (gram.b, direct.b), (gram.v, direct.v)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+    for a, b in zip(log_g, log_d, strict=True):
+        assert a["step"] == b["step"] and a["train_acc"] == b["train_acc"]
+        np.testing.assert_allclose([a["loss"], a["margin"]], [b["loss"], b["margin"]], rtol=1e-10)
+    assert log_d[-1]["train_acc"] == 1.0 and net0.W is not gram.W
+
+
 def test_kkt_diagnostics_on_an_ideal_network():
     rng = np.random.default_rng(0)
     d, k = 30, 4

@@ -260,6 +260,7 @@ class _State:
     workers_seen: dict[str, int] = field(default_factory=dict)
     tasks_run: int = 0
     tasks_cached: int = 0
+    last_times: list = field(default_factory=list)  # task times of the last run_tasks call
 
 
 _STATE = _State()
@@ -332,6 +333,12 @@ def times_path():
     return cache.cache_dir() / "task-times.jsonl"
 
 
+def time_row(t: Task, seconds: float, executor: str) -> dict[str, Any]:
+    """One line of ``task-times.jsonl``."""
+    return {"chapter": t.chapter, "kind": t.name, "key": [str(k) for k in t.key], "id": t.plan_id(),
+            "seconds": round(seconds, 4), "executor": executor}
+
+
 def _record_times(rows: list[dict[str, Any]]) -> None:
     """Append task times (one JSON object a line, one write per batch: appends of a few KB are
     not interleaved between processes)."""
@@ -344,6 +351,49 @@ def _record_times(rows: list[dict[str, Any]]) -> None:
             fh.write("".join(json.dumps(r) + "\n" for r in rows))
     except OSError:
         pass  # timing records are a convenience
+
+
+_MEDIANS: dict[str, Any] = {"stamp": None, "medians": {}}
+
+
+def recorded_medians() -> dict[str, float]:
+    """plan id → median of the recorded wall times in ``task-times.jsonl`` (re-read only when the
+    file changed)."""
+    import statistics
+
+    path = times_path()
+    try:
+        st = path.stat()
+    except OSError:
+        return {}
+    stamp = (str(path), st.st_size, st.st_mtime_ns)
+    if _MEDIANS["stamp"] != stamp:
+        seen: dict[str, list[float]] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+                seen.setdefault(rec["id"], []).append(float(rec["seconds"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+        _MEDIANS.update(stamp=stamp, medians={k: statistics.median(v) for k, v in seen.items()})
+    return _MEDIANS["medians"]
+
+
+def longest_first(tasks: Sequence[Task], todo: Sequence[int]) -> list[int]:
+    """``todo`` in submission order for a cluster: longest first by ``rob plan``'s estimates (the
+    task's recorded median, else the mean of the recorded tasks of its kind in ``todo``), so that the
+    makespan is the LPT one that ``rob plan`` predicts.  Tasks with no estimate keep the chapter's
+    order (long tasks first) and go ahead of the estimated ones.  Only the order of submission
+    changes: every task keeps its own stream and results are merged in task order."""
+    medians = recorded_medians() if cache.enabled() else {}
+    est: dict[int, float] = {i: medians[tasks[i].plan_id()] for i in todo if tasks[i].plan_id() in medians}
+    by_kind: dict[str, list[float]] = {}
+    for i, e in est.items():
+        by_kind.setdefault(tasks[i].name, []).append(e)
+    for i in todo:
+        if i not in est and tasks[i].name in by_kind:
+            est[i] = sum(by_kind[tasks[i].name]) / len(by_kind[tasks[i].name])
+    return sorted(todo, key=lambda i: -est.get(i, float("inf")))
 
 
 def _failure(task: Task, exc: BaseException) -> TaskFailed:
@@ -380,9 +430,7 @@ def run_tasks(tasks: Sequence[Task], desc: str, executor: Executor | None = None
         results[i] = value
         if paths[i] is not None:
             cache.write_entry(paths[i], value, fsync=False)  # many small tasks: no flush each
-        t = tasks[i]
-        times.append({"chapter": t.chapter, "kind": t.name, "key": [str(k) for k in t.key], "id": t.plan_id(),
-                      "seconds": round(seconds, 4), "executor": ex.kind})
+        times.append(time_row(tasks[i], seconds, ex.kind))
         _STATE.tasks_run += 1
         progress.update(1)
 
@@ -400,7 +448,7 @@ def run_tasks(tasks: Sequence[Task], desc: str, executor: Executor | None = None
             client = client_for(ex)
             _STATE.workers_seen[ex.spec()] = max(_STATE.workers_seen.get(ex.spec(), 0), _n_workers(ex, client))
             futures = {}
-            for i in todo:
+            for i in longest_first(tasks, todo):
                 fut = client.submit(execute, tasks[i].fn, tasks[i].kwargs, pure=False, retries=retries,
                                     key=f"{tasks[i].name}-{tasks[i].plan_id()}-{os.getpid()}-{time.time_ns()}")
                 futures[fut] = i
@@ -420,4 +468,5 @@ def run_tasks(tasks: Sequence[Task], desc: str, executor: Executor | None = None
     finally:
         progress.close()
         _record_times(times)
+        _STATE.last_times = times
     return results

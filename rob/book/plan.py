@@ -18,7 +18,6 @@ worker.  Work done in the kernel outside the tasks (theory curves, figures, chec
 from __future__ import annotations
 
 import heapq
-import json
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,21 +47,6 @@ def chapter_tasks(chapter: str, scale: str, seed: int = 0) -> list[Task]:
     parameters, device cpu: ``rob.experiments.<chapter>.tasks(config(scale), seed)``."""
     module = _experiments(chapter)
     return module.tasks(module.config(scale), seed)
-
-
-def recorded_times() -> dict[str, list[float]]:
-    """plan id → recorded wall times (seconds) of every earlier task run."""
-    path = executor.times_path()
-    out: dict[str, list[float]] = {}
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-            out.setdefault(rec["id"], []).append(float(rec["seconds"]))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return out
 
 
 def lpt(durations: list[float], workers: int) -> tuple[float, int]:
@@ -133,7 +117,7 @@ class Plan:
 def make_plan(chapter: str, scale: str, workers: int, seed: int = 0, calibrate: int = 0,
               progress: Callable[[str], None] | None = None) -> Plan:
     tasks = chapter_tasks(chapter, scale, seed)
-    times = recorded_times()
+    times = executor.recorded_medians()
     if calibrate:
         known = {t.name for t in tasks if t.plan_id() in times}
         pending: dict[str, list[Task]] = {}
@@ -145,13 +129,13 @@ def make_plan(chapter: str, scale: str, workers: int, seed: int = 0, calibrate: 
             if progress:
                 progress(f"calibrating: {len(todo)} task(s) of {len(pending)} kind(s) without recorded times")
             executor.run_tasks(todo, f"calibration ({chapter}, {scale})", executor.Executor())
-            times = recorded_times()
+            times = executor.recorded_medians()
     estimate: list[float | None] = []
     source: list[str] = []
     for t in tasks:
         rec = times.get(t.plan_id())
-        estimate.append(statistics.median(rec) if rec else None)
-        source.append("recorded" if rec else "unknown")
+        estimate.append(rec)
+        source.append("recorded" if rec is not None else "unknown")
     by_kind: dict[str, list[float]] = {}
     for t, e in zip(tasks, estimate):
         if e is not None:

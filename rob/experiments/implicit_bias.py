@@ -126,12 +126,12 @@ def run(spec: RunSpec, seed: int, panel: str, rep: int = 0, c_grid: tuple[float,
         net, log = homogeneous.train(train.X, train.y, net0, spec.lr_scale / d, T,
                                      log_at=(T // 4, T // 2, 3 * T // 4, T))
         s = clusters.universal_direction(mu, labels)
-        U = test.y[:, None] * s[None, :] / k                  # x − c·y·s/k
+        U = (test.y / k, s)                                    # x − c·y·s/k: the rank-one U = (y/k) sᵀ
         margin = attacks.two_layer_margin(test.X, test.y, net.W, net.b, net.v, U)
         cgrid = np.asarray(c_grid)
         cstar, M = attacks.critical_size(margin, spec.n_test, cgrid)
         # N_rob along the same direction (it flips only near c ≈ k/2)
-        rob_acc = np.array([np.mean(test.y * clusters.robust_output(test.X - c * U, mu, labels) > 0) for c in cgrid])
+        rob_acc = np.mean(test.y * clusters.robust_output_along(test.X, U, mu, labels, cgrid) > 0, axis=1)
         rad = clusters.robust_radius(test.X, test.y, mu, labels)
         cert = clusters.certificate_passes(test.X, test.y, mu, labels, rad)
         kkt = homogeneous.kkt_diagnostics(net, mu, labels)
