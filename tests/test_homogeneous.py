@@ -46,13 +46,17 @@ def test_homogeneity_margin_and_stable_loss():
     assert np.isfinite(H.loss(X, y, big)) and np.all(np.isfinite(H.loss_and_grad(X, y, big)[1].W))
 
 
-def test_gd_conserves_balancedness_and_trains():
-    rng = np.random.default_rng(2)
-    d, k = 200, 4
+def _clustered(d, k, n, m, seed):
+    """Orthogonal cluster means, their labels, n training points and a small initialisation of width m."""
+    rng = np.random.default_rng(seed)
     mu = C.orthogonal_means(d, k, rng)
     lab = C.default_labels(k)
-    s = C.sample(mu, lab, 80, 1.0, rng)
-    net0 = H.init(d, 20, 1e-2, rng)
+    return mu, lab, C.sample(mu, lab, n, 1.0, rng), H.init(d, m, 1e-2, rng), rng
+
+
+def test_gd_conserves_balancedness_and_trains():
+    d = 200
+    mu, lab, s, net0, _ = _clustered(d, 4, 80, 20, 2)
     net, log = H.train(s.X, s.y, net0, 100 / d, 200, log_at=(50, 100, 150, 200))
     assert [r["step"] for r in log] == [50, 100, 150, 200] and log[-1]["train_acc"] == 1.0
     bal0 = net0.v ** 2 - np.sum(net0.W ** 2, axis=1)
@@ -64,12 +68,8 @@ def test_gd_conserves_balancedness_and_trains():
 
 def test_row_space_gd_is_the_same_gradient_descent():
     """n < d: the steps run as W_t = W_0 + C_tᵀX with the Gram matrix; same iterates and logs as GD on W."""
-    rng = np.random.default_rng(5)
-    d, k = 300, 6
-    mu = C.orthogonal_means(d, k, rng)
-    lab = C.default_labels(k)
-    s = C.sample(mu, lab, 90, 1.0, rng)
-    net0 = H.init(d, 16, 1e-2, rng)
+    d = 300
+    _, _, s, net0, rng = _clustered(d, 6, 90, 16, 5)
     net0 = H.Net(net0.W, 1e-3 * rng.standard_normal(16), net0.v)
     logs = (40, 80, 120)
     gram, log_g = H.train(s.X, s.y, net0, 100 / d, 120, log_at=logs)

@@ -52,9 +52,10 @@ CHAPTERS: dict[str, Chapter] = {
             theorem="Every KKT point of the margin problem (the limit of gradient flow) generalizes on "
                     "clustered data but is flipped by one universal perturbation of norm ≈ √(d/k), "
                     "while a robust network with radius ≈ √d/2 exists",
-            runtime={"ci": "about 20 s on 2 CPU cores",
-                     "paper": "4.3 min with --workers 2 on the 2-core machine (measured: 260 s; 7 min serially, 431 s; "
-                              "the three d = 10000, m = 256 headline networks of 1000 steps, about 2 min each, bound it)"},
+            runtime={"ci": "about 10 s on 2 CPU cores",
+                     "paper": "half a minute with --workers 2 on the 2-core machine (measured: 28 s; the 36 tasks "
+                              "took 16.7 s on 2 workers and 27.5 s serially; the three d = 10000, m = 256 headline "
+                              "networks of 1000 steps, 6-7 s each, bound it)"},
         ),
         Chapter(
             name="regimes",

@@ -152,8 +152,13 @@ class Executor:
 #: the next step.  glibc's default maps every temporary above 32 MiB afresh (and Dask's
 #: MALLOC_TRIM_THRESHOLD_ freezes that limit at 128 KiB), so a training loop page-faults its
 #: activations at every step: stability's m = 16384 task took 106 s (68 s of it system time)
-#: against 42 s with these settings.  Only where memory comes from changes, never a value.
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+#: against 42 s with these settings.  One arena: a Dask worker runs its task in a thread, and
+#: glibc serves a thread from a secondary arena whose heaps stop at 64 MiB, so every larger
+#: temporary was mapped afresh there whatever the threshold (a regimes ridge task: 26 000-30 000
+#: page faults a run, against under 800 from the second run on with one arena, and 10 % faster).
+#: Only where memory comes from changes, never a value.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+              "MALLOC_ARENA_MAX": "1"}
 
 
 def parse_workers(text: str | int) -> int:
