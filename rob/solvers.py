@@ -111,9 +111,8 @@ def fit_path(Z: np.ndarray, y: np.ndarray, lams: Sequence[float], device: str = 
     y = np.asarray(y, dtype=float)
     C = np.empty((Z.shape[1], len(lams)))
     if any(lam > 0 for lam in lams):
-        dev = "cpu" if device == "cpu" else device
-        Zt = torch.as_tensor(Z, dtype=torch.float64, device=dev)
-        yt = torch.as_tensor(y, dtype=torch.float64, device=dev)
+        Zt = torch.as_tensor(Z, dtype=torch.float64, device=device)
+        yt = torch.as_tensor(y, dtype=torch.float64, device=device)
         G = _gram(Zt)
     for i, lam in enumerate(lams):
         C[:, i] = min_norm_lstsq(Z, y, device) if lam == 0 else _ridge_from_gram(Zt, yt, G, lam).cpu().numpy()

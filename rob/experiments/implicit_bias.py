@@ -24,7 +24,6 @@ from threadpoolctl import threadpool_limits
 
 from .. import attacks, clusters, homogeneous
 from ..book.executor import Task, run_tasks
-from ..book.progress import track
 from ..stats import loglog_slope  # noqa: F401  (also used by the notebook as M.loglog_slope)
 
 # ----------------------------------------------------------------------------------------------
@@ -162,19 +161,10 @@ def run(spec: RunSpec, seed: int, panel: str, rep: int = 0, c_grid: tuple[float,
 # ----------------------------------------------------------------------------------------------
 
 
-def headline(cfg: Config, seed: int) -> list[Run]:
-    """``cfg.reps`` networks at the headline ``(d, k)``."""
-    return run_tasks(headline_tasks(cfg, seed), f"headline (d={cfg.headline.d}, k={cfg.headline.k})")
-
-
 def headline_tasks(cfg: Config, seed: int) -> list[Task]:
+    """``cfg.reps`` networks at the headline ``(d, k)``."""
     return [Task(run, dict(spec=cfg.headline, seed=seed, panel="headline", rep=r, c_grid=cfg.c_grid), ("headline", r),
                  kind="headline") for r in range(cfg.reps)]
-
-
-def sweep(specs: tuple[RunSpec, ...], seed: int, panel: str, reps: int = 1) -> pd.DataFrame:
-    """One row of :attr:`Run.summary` per (sweep point, replicate)."""
-    return pd.DataFrame([r.summary for r in run_tasks(sweep_tasks(specs, seed, panel, reps), f"{panel}-sweep")])
 
 
 def sweep_tasks(specs: tuple[RunSpec, ...], seed: int, panel: str, reps: int = 1) -> list[Task]:
