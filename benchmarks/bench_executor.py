@@ -32,8 +32,10 @@ def identical(a, b) -> bool:
     """Exact equality of nested results (frames, arrays, dataclasses, dicts, lists; NaN equals NaN)."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, pd.DataFrame):
-        return a.equals(b) and list(a.columns) == list(b.columns)
+    if isinstance(a, pd.DataFrame):  # column by column: object columns may hold arrays with NaN
+        return (list(a.columns) == list(b.columns) and a.index.equals(b.index)
+                and all(identical(a[c].tolist(), b[c].tolist()) if a[c].dtype == object else a[c].equals(b[c])
+                        for c in a.columns))
     if isinstance(a, np.ndarray):
         return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
     if dataclasses.is_dataclass(a):

@@ -391,7 +391,10 @@ def longest_first(tasks: Sequence[Task], todo: Sequence[int]) -> list[int]:
     order (long tasks first) and go ahead of the estimated ones.  Only the order of submission
     changes: every task keeps its own stream and results are merged in task order."""
     medians = recorded_medians() if cache.enabled() else {}
-    est: dict[int, float] = {i: medians[tasks[i].plan_id()] for i in todo if tasks[i].plan_id() in medians}
+    if not medians:
+        return list(todo)
+    ids = {i: tasks[i].plan_id() for i in todo}
+    est: dict[int, float] = {i: medians[ids[i]] for i in todo if ids[i] in medians}
     by_kind: dict[str, list[float]] = {}
     for i, e in est.items():
         by_kind.setdefault(tasks[i].name, []).append(e)
