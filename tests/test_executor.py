@@ -252,6 +252,65 @@ def test_cluster_submission_is_longest_first_from_recorded_times(tmp_path, monke
     assert E.longest_first(tasks, [9, 2, 4]) == sorted([9, 2, 4], key=lambda i: -est[tasks[i].plan_id()])
 
 
+def test_short_tasks_travel_in_bundles(tmp_path, monkeypatch):
+    """Consecutive short tasks of the longest-first order go to a worker together, until their
+    estimated time reaches BUNDLE_SECONDS (or a quarter of the run per worker); a long task goes
+    alone; untimed tasks are bundled by count, never across kinds.  Every task is in exactly one
+    bundle, in submission order."""
+    from rob.experiments import memorization as MM
+
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ROB_NO_CACHE", raising=False)
+    tasks = MM.tasks(MM.config("ci"), 0)
+    todo = list(range(len(tasks)))
+    untimed = E.bundles(tasks, todo, 2)
+    assert [i for b in untimed for i in b] == todo  # chapter order
+    size = -(-len(todo) // (E.BUNDLE_UNTIMED * 2))
+    assert size > 1 and max(map(len, untimed)) == size
+    assert all(len({tasks[i].name for i in b}) == 1 for b in untimed)
+    assert E.bundles(tasks, todo[:E.BUNDLE_UNTIMED * 2], 2) == [[i] for i in todo[:E.BUNDLE_UNTIMED * 2]]
+    # recorded: task 0 takes 5 s, the others 0.01-0.1 s, task 7 never recorded (its kind's mean)
+    secs = {i: 5.0 if i == 0 else 0.01 * (1 + i % 10) for i in todo}
+    rows = [dict(id=tasks[i].plan_id(), kind=tasks[i].name, seconds=secs[i]) for i in todo if i != 7]
+    (tmp_path / "task-times.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    est = E._estimates(tasks, todo)
+    timed = E.bundles(tasks, todo, 2)
+    assert [i for b in timed for i in b] == E.longest_first(tasks, todo)
+    assert timed[0] == [0]
+    target = min(E.BUNDLE_SECONDS, sum(est.values()) / 8)
+    sums = [sum(est[i] for i in b) for b in timed]
+    assert all(s >= target for s in sums[:-1]) and all(s - est[b[-1]] < target for s, b in zip(sums, timed))
+    assert len(timed) < len(todo) / 5
+    few = E.bundles(tasks, todo[1:9], 2)  # 8 short tasks: a quarter of the run per worker each
+    assert 4 <= len(few) <= 8
+
+
+def test_bundled_tasks_equal_serial_and_name_the_failing_task(tmp_path, monkeypatch, dask_local2):
+    """Bundles (timed and untimed) on a real 2-worker cluster give the serial results in task
+    order, and a task that raises inside a bundle is reported by its own key."""
+    from rob.experiments import memorization as MM
+
+    monkeypatch.setenv("ROB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ROB_NO_CACHE", raising=False)
+    cfg = MM.config("ci")
+    tasks = MM.descent_tasks(cfg.noise, 4, "noise")
+    def frame(parts):  # rows in task order (the rows hold NaN, so compare frames, not lists)
+        return pd.DataFrame([row for rows in parts for row in rows])
+
+    serial = frame(E.run_tasks(tasks, "noise", E.Executor(), use_cache=False))  # records the task times
+    assert len(E.bundles(tasks, list(range(len(tasks))), 2)) < len(tasks) / 10
+    pd.testing.assert_frame_equal(frame(E.run_tasks(tasks, "noise", dask_local2, use_cache=False)), serial,
+                                  check_exact=True)
+    monkeypatch.setenv("ROB_NO_CACHE", "1")  # untimed: bundles of a few tasks
+    pd.testing.assert_frame_equal(frame(E.run_tasks(tasks, "noise", dask_local2, use_cache=False)), serial,
+                                  check_exact=True)
+    bad = list(tasks)
+    bad[6] = E.Task(MM.descent_job, {**tasks[6].kwargs, "seed": -1}, tasks[6].key, kind=tasks[6].kind)
+    assert len(next(b for b in E.bundles(bad, list(range(len(bad))), 2) if 6 in b)) > 1
+    with pytest.raises(E.TaskFailed, match=r"chapter memorization: task noise-rf\[noise, relu, 0.0, 20, 1\] failed: ValueError"):
+        E.run_tasks(bad, "bad", dask_local2, use_cache=False, retries=0)
+
+
 def test_plan_schedules_one_batch_together(tmp_path, monkeypatch):
     """implicit-bias submits its headline networks and both sweeps in one ``run_tasks`` call
     (``batch="networks"``): the plan must schedule them as one sweep, not three in a row."""
