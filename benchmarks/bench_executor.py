@@ -1,13 +1,15 @@
 """Serial against N Dask workers for chapters' sweep tasks, timed in the same run.
 
 Run:  .venv/bin/python benchmarks/bench_executor.py regimes [stability ...] --scale paper --workers 2
-                       [--kinds lazy_fit,rf_wide_rep] [--every K] [--json FILE] [--no-record]
+                       [--kinds lazy_fit,rf_wide_rep] [--every K] [--json FILE] [--no-record] [--blocks]
 
 For each chapter, runs its tasks (all; or those of the given kinds; or every K-th task of each
 sweep, a representative sample that keeps the mix of kinds) once serially in this process and once
 on a LocalCluster of N single-threaded worker processes on 127.0.0.1, each sweep (one
 ``run_tasks`` call of the notebook: one ``batch``, else consecutive tasks of one kind) waiting for
-the previous one as in the notebook.  Cluster start-up is timed separately (with one warm-up
+the previous one as in the notebook.  The two passes take turns sweep by sweep (serially, then on
+the workers), so that a drift of the machine's speed over the run weighs on both alike
+(``--blocks``: all sweeps serially, then all on the workers).  Cluster start-up is timed separately (with one warm-up
 round-trip, so that worker imports are not counted); the cache is not used.  Checks that the
 results are identical, and prints the wall times, the speed-up, what ``rob plan`` predicted from
 the serial task times, and per task kind the task time serially and on the workers (what running
@@ -69,7 +71,8 @@ def sweeps(tasks: list) -> list[list]:
     return out
 
 
-def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: int, record: bool = True) -> dict:
+def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: int, record: bool = True,
+          blocks: bool = False) -> dict:
     from rob.book import executor as E
     from rob.book import plan
 
@@ -83,29 +86,34 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
     print(f"{chapter} ({scale}): {len(tasks)} tasks in {len(groups)} sweep(s), kinds "
           f"{sorted({t.name for t in tasks})}", flush=True)
 
-    t0 = time.perf_counter()
-    serial, seconds = [], []
-    for t in tasks:
-        value, s = E.execute(t.fn, t.kwargs)
-        serial.append(value)
-        seconds.append(s)
-    t_serial = time.perf_counter() - t0
-    # recorded as a serial `rob run` records them: the cluster then gets the tasks longest first
-    # (executor.longest_first), as on any rerun of the chapter; --no-record gives the chapter's order
-    if record:
-        E._record_times([E.time_row(t, s, "serial") for t, s in zip(tasks, seconds)])
-
     ex = E.Executor("local", workers)
     t0 = time.perf_counter()
     client = E.client_for(ex)
     client.run(_warm, tasks[0].fn.__module__)  # worker imports, not counted
     t_start = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    parallel, on_workers = [], {}
-    for g in groups:
-        parallel += E.run_tasks(g, chapter, ex, use_cache=False)
-        on_workers.update({(r["kind"], *r["key"]): r["seconds"] for r in E._STATE.last_times})
-    t_parallel = time.perf_counter() - t0
+
+    serial, seconds, parallel, on_workers = [], [], [], {}
+    t_serial = t_parallel = 0.0
+    # sweep by sweep, serially then on the workers (--blocks: every sweep serially, then every sweep
+    # on the workers): a shared machine's speed drifts over minutes, and taking turns exposes both
+    # passes to the same drift
+    for part in ([groups] if blocks else [[g] for g in groups]):
+        t0 = time.perf_counter()
+        for t in (t for g in part for t in g):
+            value, s = E.execute(t.fn, t.kwargs)
+            serial.append(value)
+            seconds.append(s)
+        t_serial += time.perf_counter() - t0
+        # recorded as a serial `rob run` records them: the cluster then gets the tasks longest first
+        # (executor.longest_first), as on any rerun of the chapter; --no-record gives the chapter's order
+        if record:
+            E._record_times([E.time_row(t, s, "serial") for t, s in
+                             zip((t for g in part for t in g), seconds[len(seconds) - sum(map(len, part)):])])
+        t0 = time.perf_counter()
+        for g in part:
+            parallel += E.run_tasks(g, chapter, ex, use_cache=False)
+            on_workers.update({(r["kind"], *r["key"]): r["seconds"] for r in E._STATE.last_times})
+        t_parallel += time.perf_counter() - t0
     E.shutdown()
 
     same = identical(serial, parallel)
@@ -127,7 +135,7 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
         print(f"    {name:28s} {n:4d} tasks  {ser:8.1f} s -> {par:8.1f} s  ({(par / ser - 1) * 100:+.0f} %)")
     sys.stdout.flush()
     return dict(chapter=chapter, scale=scale, workers=workers, tasks=len(tasks), kinds=kinds, every=every,
-                recorded_order=record and E.cache.enabled(),
+                recorded_order=record and E.cache.enabled(), interleaved=not blocks,
                 serial_s=t_serial, parallel_s=t_parallel, start_s=t_start, task_cpu_s=sum(seconds),
                 task_cpu_workers_s=sum(on_workers.values()),
                 per_kind={k: dict(tasks=v[0], serial_s=v[1], workers_s=v[2]) for k, v in kinds_.items()},
@@ -156,11 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default="", help="append one JSON line per chapter to this file")
     ap.add_argument("--no-record", action="store_true",
                     help="do not record the serial task times (the cluster then gets the chapter's own order)")
+    ap.add_argument("--blocks", action="store_true",
+                    help="every sweep serially, then every sweep on the workers (default: sweep by sweep, in turn)")
     args = ap.parse_args(argv)
     workers = E.parse_workers(args.workers)
     ok = True
     for ch in args.chapters:
-        row = bench(ch, args.scale, args.seed, workers, args.kinds, args.every, not args.no_record)
+        row = bench(ch, args.scale, args.seed, workers, args.kinds, args.every, not args.no_record, args.blocks)
         ok &= row["identical"]
         if args.json:
             with open(args.json, "a", encoding="utf-8") as f:
