@@ -273,7 +273,7 @@ def test_short_tasks_travel_in_bundles(tmp_path, monkeypatch):
     secs = {i: 5.0 if i == 0 else 0.01 * (1 + i % 10) for i in todo}
     rows = [dict(id=tasks[i].plan_id(), kind=tasks[i].name, seconds=secs[i]) for i in todo if i != 7]
     (tmp_path / "task-times.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    est = E._estimates(tasks, todo)
+    est = E.estimates(tasks, todo)
     timed = E.bundles(tasks, todo, 2)
     assert [i for b in timed for i in b] == E.longest_first(tasks, todo)
     assert timed[0] == [0]

@@ -384,10 +384,14 @@ def recorded_medians() -> dict[str, float]:
     return _MEDIANS["medians"]
 
 
-def _estimates(tasks: Sequence[Task], todo: Sequence[int]) -> dict[int, float]:
-    """``rob plan``'s estimate of each task in ``todo`` that has one: its recorded median, else the
-    mean of the recorded tasks of its kind in ``todo``."""
-    medians = recorded_medians() if cache.enabled() else {}
+def estimates(tasks: Sequence[Task], todo: Sequence[int], medians: dict[str, float] | None = None) -> dict[int, float]:
+    """``rob plan``'s estimate of each task in ``todo`` that has one: its recorded median (from
+    ``medians``, default :func:`recorded_medians` when the cache is on), else the mean of the
+    recorded tasks of its kind in ``todo``."""
+    import statistics
+
+    if medians is None:
+        medians = recorded_medians() if cache.enabled() else {}
     if not medians:
         return {}
     ids = {i: tasks[i].plan_id() for i in todo}
@@ -397,17 +401,17 @@ def _estimates(tasks: Sequence[Task], todo: Sequence[int]) -> dict[int, float]:
         by_kind.setdefault(tasks[i].name, []).append(e)
     for i in todo:
         if i not in est and tasks[i].name in by_kind:
-            est[i] = sum(by_kind[tasks[i].name]) / len(by_kind[tasks[i].name])
+            est[i] = statistics.fmean(by_kind[tasks[i].name])
     return est
 
 
 def longest_first(tasks: Sequence[Task], todo: Sequence[int], est: dict[int, float] | None = None) -> list[int]:
     """``todo`` in submission order for a cluster: longest first by ``rob plan``'s estimates
-    (:func:`_estimates`, or ``est``), so that the makespan is the LPT one that ``rob plan``
+    (:func:`estimates`, or ``est``), so that the makespan is the LPT one that ``rob plan``
     predicts.  Tasks with no estimate keep the chapter's order (long tasks first) and go ahead of
     the estimated ones.  Only the order of submission changes: every task keeps its own stream and
     results are merged in task order."""
-    est = _estimates(tasks, todo) if est is None else est
+    est = estimates(tasks, todo) if est is None else est
     if not est:
         return list(todo)
     return sorted(todo, key=lambda i: -est.get(i, float("inf")))
@@ -437,7 +441,7 @@ def bundles(tasks: Sequence[Task], todo: Sequence[int], workers: int,
     Bundles change what travels, never a result: each task still runs by itself in
     :func:`execute` with its own stream, is timed and cached by itself, and results are merged in
     task order."""
-    est = _estimates(tasks, todo) if est is None else est
+    est = estimates(tasks, todo) if est is None else est
     order = longest_first(tasks, todo, est)
     workers = max(1, workers)
     timed = [i for i in order if i in est]

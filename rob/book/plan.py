@@ -18,7 +18,6 @@ worker.  Work done in the kernel outside the tasks (theory curves, figures, chec
 from __future__ import annotations
 
 import heapq
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -130,20 +129,9 @@ def make_plan(chapter: str, scale: str, workers: int, seed: int = 0, calibrate: 
                 progress(f"calibrating: {len(todo)} task(s) of {len(pending)} kind(s) without recorded times")
             executor.run_tasks(todo, f"calibration ({chapter}, {scale})", executor.Executor())
             times = executor.recorded_medians()
-    estimate: list[float | None] = []
-    source: list[str] = []
-    for t in tasks:
-        rec = times.get(t.plan_id())
-        estimate.append(rec)
-        source.append("recorded" if rec is not None else "unknown")
-    by_kind: dict[str, list[float]] = {}
-    for t, e in zip(tasks, estimate):
-        if e is not None:
-            by_kind.setdefault(t.name, []).append(e)
-    for i, t in enumerate(tasks):
-        if estimate[i] is None and t.name in by_kind:
-            estimate[i] = statistics.fmean(by_kind[t.name])
-            source[i] = "kind"
+    est = executor.estimates(tasks, range(len(tasks)), times)
+    estimate: list[float | None] = [est.get(i) for i in range(len(tasks))]
+    source = ["recorded" if t.plan_id() in times else "kind" if i in est else "unknown" for i, t in enumerate(tasks)]
     return Plan(chapter, scale, workers, tasks, estimate, source)
 
 
