@@ -68,8 +68,12 @@ def two_layer_margin(X: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray,
     """``c ↦ y_i N(x_i − c_i u_i)`` for ``N(x) = Σ_j v_j φ(⟨w_j, x⟩ + b_j)``; since the first layer
     is linear the pre-activations are ``H_0 − c_i (U Wᵀ)_i``, so each call costs ``O(n m)``.
     ``U`` as in :func:`directions_times`."""
-    H0 = X @ W.T + b
-    D = directions_times(U, W)
+    return preact_margin(X @ W.T + b, y, directions_times(U, W), v)
+
+
+def preact_margin(H0: np.ndarray, y: np.ndarray, D: np.ndarray, v: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`two_layer_margin` from the pre-activations ``H0 = XWᵀ + b`` (n×m) and ``D = UWᵀ`` (n×m):
+    ``c ↦ y_i Σ_j v_j φ(H0_ij − c_i D_ij)``."""
 
     def margin(c: np.ndarray) -> np.ndarray:
         return y * (np.maximum(H0 - c[:, None] * D, 0.0) @ v)

@@ -16,6 +16,7 @@ counted as errors is ``r(x) = (√d/4) a_q(x) = √d/2 + ⟨μ_q, ξ⟩/√d``, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,24 @@ def sample(mu: np.ndarray, labels: np.ndarray, n: int, sigma: float, rng: np.ran
         X[rows] *= sigma
         X[rows] += mu[idx[rows]]
     return Sample(X, labels[idx].astype(float), idx)
+
+
+def sample_blocks(mu: np.ndarray, labels: np.ndarray, n: int, sigma: float, rng: np.random.Generator,
+                  nbytes: int = 1 << 24) -> Iterator[tuple[slice, Sample]]:
+    """The sample of :func:`sample` a block of about ``nbytes`` of rows at a time: the same draws in
+    the same order, hence the same numbers and the same state of ``rng`` afterwards, but only one
+    block is ever in memory.  The blocks share one buffer: a block's ``X`` is valid until the next
+    block is drawn.  Yields ``(rows, block)`` with ``rows`` the block's slice of the whole sample."""
+    k, d = mu.shape
+    idx = rng.integers(0, k, n)
+    blocks = _row_blocks(n, d, nbytes)
+    buf = np.empty((blocks[0].stop if blocks else 0, d))
+    for rows in blocks:
+        X = buf[: rows.stop - rows.start]
+        rng.standard_normal(out=X)
+        X *= sigma
+        X += mu[idx[rows]]
+        yield rows, Sample(X, labels[idx[rows]].astype(float), idx[rows])
 
 
 def _row_blocks(n: int, d: int, nbytes: int = 1 << 21) -> list[slice]:

@@ -120,3 +120,21 @@ def test_theory_curve_against_monte_carlo():
 def test_certified_accuracy_counts_strictly_larger_radii():
     np.testing.assert_allclose(C.certified_accuracy(np.array([0.0, 1.0, 2.0, 2.0]), [0.0, 1.0, 1.5, 2.0]),
                                [0.75, 0.5, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("n, nbytes", [(37, 8 * 40 * 5), (37, 1 << 24), (0, 1 << 20)])
+def test_sample_blocks_draw_the_sample_block_by_block(n, nbytes):
+    """``sample_blocks`` gives the rows of ``sample`` bit for bit, block by block, and leaves the
+    generator where ``sample`` leaves it (the implicit-bias runs redraw their test set this way)."""
+    rng = np.random.default_rng(7)
+    mu, labels = C.orthogonal_means(40, 3, rng), C.default_labels(3)
+    a, b = np.random.default_rng(8), np.random.default_rng(8)
+    whole = C.sample(mu, labels, n, 0.5, a)
+    X, y, idx, seen = np.empty((n, 40)), np.empty(n), np.empty(n, int), []
+    for rows, blk in C.sample_blocks(mu, labels, n, 0.5, b, nbytes=nbytes):
+        X[rows], y[rows], idx[rows] = blk.X, blk.y, blk.idx
+        seen.append((rows.start, rows.stop))
+    assert np.array_equal(X, whole.X) and np.array_equal(y, whole.y) and np.array_equal(idx, whole.idx)
+    assert [r for s in seen for r in range(*s)] == list(range(n))
+    assert len(seen) == (0 if n == 0 else -(-n // max(1, nbytes // (8 * 40))))
+    assert a.standard_normal() == b.standard_normal()

@@ -359,3 +359,23 @@ def test_workers_and_kernel_get_the_heap_settings(dask_local2, monkeypatch):
         monkeypatch.delenv(k, raising=False)
     build._kernel_env(__import__("pathlib").Path("."), no_cache=False)
     assert all(os.environ[k] == v for k, v in E.MALLOC_ENV.items())
+
+
+
+def _worker_quiet_settings(dask_worker=None) -> dict:
+    import dask
+
+    return {"config": {k: dask.config.get(k) for k in E.QUIET_WORKERS},
+            "profiler": "profile" in dask_worker.periodic_callbacks,
+            "every_ms": {k: dask_worker.periodic_callbacks[k].callback_time for k in ("monitor", "memory_monitor", "tick")}}
+
+
+def test_workers_run_without_profiler_and_with_slow_monitors(dask_local2):
+    """The workers that --workers starts run with :data:`QUIET_WORKERS`: no statistical profiler, whose
+    10 ms samples preempt the task on a busy core, and monitors that wake up every second or two."""
+    got = E.client_for(dask_local2).run(_worker_quiet_settings)
+    assert len(got) == 2
+    for info in got.values():
+        assert info["config"] == E.QUIET_WORKERS
+        assert info["profiler"] is False
+        assert info["every_ms"] == {"monitor": 2000, "memory_monitor": 1000, "tick": 1000}

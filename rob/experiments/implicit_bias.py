@@ -16,6 +16,8 @@ is several times faster than two: the runs pin BLAS to one thread.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -115,32 +117,31 @@ def run(spec: RunSpec, seed: int, panel: str, rep: int = 0, c_grid: tuple[float,
     """Train one network and measure it (see the module docstring)."""
     d, k = spec.d, spec.k
     rng = np.random.default_rng([seed, PANELS[panel], d, k, rep])
+    cgrid = np.asarray(c_grid)
     with threadpool_limits(limits=1, user_api="blas"):
         mu = clusters.means(spec.means, d, k, rng)
         labels = clusters.default_labels(k, spec.n_pos or None)
         train = clusters.sample(mu, labels, spec.n_per_cluster * k, spec.sigma, rng)
-        test = clusters.sample(mu, labels, spec.n_test, spec.sigma, rng)
+        # The test set is drawn here, but only measured once the network is trained: keep its stream,
+        # move ``rng`` past it, and draw it again block by block in :func:`_measure_test` (so the
+        # n_test×d test set, 400 MB at paper scale, is never in memory whole).
+        test_rng = copy.deepcopy(rng)
+        for _ in clusters.sample_blocks(mu, labels, spec.n_test, spec.sigma, rng):
+            pass
         net0 = homogeneous.init(d, spec.m, spec.omega, rng)
         T = spec.steps
         net, log = homogeneous.train(train.X, train.y, net0, spec.lr_scale / d, T,
                                      log_at=(T // 4, T // 2, 3 * T // 4, T))
-        s = clusters.universal_direction(mu, labels)
-        U = (test.y / k, s)                                    # x − c·y·s/k: the rank-one U = (y/k) sᵀ
-        margin = attacks.two_layer_margin(test.X, test.y, net.W, net.b, net.v, U)
-        cgrid = np.asarray(c_grid)
-        cstar, M = attacks.critical_size(margin, spec.n_test, cgrid)
-        # N_rob along the same direction (it flips only near c ≈ k/2)
-        rob_acc = np.mean(test.y * clusters.robust_output_along(test.X, U, mu, labels, cgrid) > 0, axis=1)
-        rad = clusters.robust_radius(test.X, test.y, mu, labels)
-        cert = clusters.certificate_passes(test.X, test.y, mu, labels, rad)
+        test = _measure_test(net, mu, labels, spec, test_rng, cgrid)
+        cstar, M = attacks.critical_size(test.margin, spec.n_test, cgrid)
         kkt = homogeneous.kkt_diagnostics(net, mu, labels)
-        out_test = homogeneous.forward(test.X, net)
+    rad = test.radius
     fin = np.isfinite(cstar)
     summary = dict(
         d=d, k=k, seed=seed, rep=rep, panel=panel,
         train_loss=log[-1]["loss"], train_acc=log[-1]["train_acc"],
-        test_acc=float(np.mean(test.y * out_test > 0)),
-        rob_test_acc=float(np.mean(test.y * clusters.robust_output(test.X, mu, labels) > 0)),
+        test_acc=float(np.mean(test.y * test.out > 0)),
+        rob_test_acc=float(np.mean(test.y * test.rob_out > 0)),
         rob_exceptions=rad.exceptions,
         cstar_median=float(np.median(cstar)), cstar_q05=float(np.quantile(cstar, 0.05)),
         cstar_q95=float(np.quantile(cstar, 0.95)), n_never=int(np.sum(~fin)),
@@ -150,10 +151,52 @@ def run(spec: RunSpec, seed: int, panel: str, rep: int = 0, c_grid: tuple[float,
         balancedness=kkt.balancedness, bias_pos=kkt.bias_pos, spread=kkt.spread, crosstalk=kkt.crosstalk,
         n_dominant=len(kkt.dominant), means=spec.means,
     )
-    curve = pd.DataFrame(dict(c=cgrid, acc=(M > 0).mean(axis=1), acc_rob=rob_acc))
+    curve = pd.DataFrame(dict(c=cgrid, acc=(M > 0).mean(axis=1), acc_rob=test.rob_acc))
     order = np.lexsort((-np.abs(kkt.v), -np.sign(kkt.v)))
-    return Run(spec, pd.DataFrame(log), summary, cstar, curve, rad.r, rad.r_strict, cert,
+    return Run(spec, pd.DataFrame(log), summary, cstar, curve, rad.r, rad.r_strict, test.cert_ok,
                kkt.loadings[order], kkt.v[order], labels)
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What :func:`run` measures on the test set, before the critical sizes: labels ``y``, outputs
+    ``out`` of the trained network and ``rob_out`` of ``N_rob``, the margin function along the universal
+    direction, the accuracy ``rob_acc`` of ``N_rob`` on the c grid, its radii and certificates."""
+
+    y: np.ndarray
+    out: np.ndarray
+    rob_out: np.ndarray
+    margin: Callable[[np.ndarray], np.ndarray]
+    rob_acc: np.ndarray
+    radius: clusters.RobustRadius
+    cert_ok: np.ndarray
+
+
+def _measure_test(net: homogeneous.Net, mu: np.ndarray, labels: np.ndarray, spec: RunSpec,
+                  rng: np.random.Generator, cgrid: np.ndarray) -> Measures:
+    """Draw the test set from ``rng`` block by block and keep what each block gives: the trained
+    network's pre-activations ``H0 = XWᵀ + b`` (n×m), ``N_rob`` along ``x − c y s/k`` on the grid, its
+    exact radius and the certificate.  The margin ``c ↦ y N(x − c y s/k)`` then needs only ``H0`` and
+    the rank-one ``D = (y/k)(Ws)ᵀ``."""
+    n, k = spec.n_test, spec.k
+    s = clusters.universal_direction(mu, labels)
+    y, rob_out, H0 = np.empty(n), np.empty(n), np.empty((n, spec.m))
+    rob_along, cert_ok, radii = np.empty((len(cgrid), n)), np.empty(n, bool), []
+    for rows, blk in clusters.sample_blocks(mu, labels, n, spec.sigma, rng):
+        y[rows] = blk.y
+        H0[rows] = blk.X @ net.W.T + net.b
+        rob_out[rows] = clusters.robust_output(blk.X, mu, labels)
+        rob_along[:, rows] = clusters.robust_output_along(blk.X, (blk.y / k, s), mu, labels, cgrid)
+        radii.append(clusters.robust_radius(blk.X, blk.y, mu, labels))
+        cert_ok[rows] = clusters.certificate_passes(blk.X, blk.y, mu, labels, radii[-1])
+    def joined(field: str) -> np.ndarray:
+        return np.concatenate([getattr(r, field) for r in radii])
+
+    radius = clusters.RobustRadius(joined("r"), joined("r_strict"), sum(r.exceptions for r in radii),
+                                   joined("kill_wins"), joined("a_own"), joined("own"))
+    margin = attacks.preact_margin(H0, y, attacks.directions_times((y / k, s), net.W), net.v)
+    return Measures(y, np.maximum(H0, 0.0) @ net.v, rob_out, margin,
+                        np.mean(y * rob_along > 0, axis=1), radius, cert_ok)
 
 
 # ----------------------------------------------------------------------------------------------
