@@ -194,6 +194,52 @@ def test_cli_passes_executor_to_kernel_env(monkeypatch):
     assert rec["execution"]["executor"] == "local" and rec["execution"]["workers"] == 3
 
 
+
+def test_workers_auto_is_one_per_gpu_on_cuda(monkeypatch):
+    """``--workers auto`` starts one worker per visible GPU when the chapter may run on CUDA, one per
+    core otherwise (``--device cpu``, or no GPU)."""
+    cores = E.parse_workers("auto")
+    assert E.parse_workers("auto", gpus=3) == 3 and E.parse_workers("2", gpus=3) == 2
+    monkeypatch.delenv("ROB_SCHEDULER", raising=False)
+    monkeypatch.setattr(E, "visible_gpus", lambda: 3)
+    for argv, want in ((["--workers", "auto"], "local:3"), (["--workers", "auto", "--device", "cuda"], "local:3"),
+                       (["--workers", "auto", "--device", "cpu"], f"local:{cores}"), (["--workers", "2"], "local:2")):
+        assert cli.executor_option(cli.make_parser().parse_args(["run", "regimes", *argv])) == want
+    assert cli.executor_option(cli.make_parser().parse_args(["build", "--workers", "auto"])) == "local:3"
+    monkeypatch.setattr(E, "visible_gpus", lambda: 0)
+    assert cli.executor_option(cli.make_parser().parse_args(["run", "regimes", "--workers", "auto"])) == f"local:{cores}"
+
+
+def test_gpu_index_of_a_worker():
+    assert [E.gpu_index(i, 2) for i in range(5)] == [0, 1, 0, 1, 0]
+    assert E.gpu_index("3", 4) == 3 and E.gpu_index("tcp://10.0.0.1:4000", 4) == 0 and E.gpu_index(5, 0) == 0
+    assert E.worker_gpu() is None  # not inside a Dask worker
+
+
+def _cuda_task_on_fake_gpus() -> list:
+    """Inside a worker: run a task asking for ``cuda`` through :func:`execute` with torch's CUDA calls
+    replaced (2 GPUs), and return the devices it was pointed at."""
+    import torch
+
+    calls, saved = [], (torch.cuda.set_device, torch.cuda.device_count)
+    torch.cuda.set_device, torch.cuda.device_count = calls.append, lambda: 2
+    try:
+        E.execute(lambda device: device, {"device": "cuda"})
+        E.execute(lambda device: device, {"device": "cpu"})
+    finally:
+        torch.cuda.set_device, torch.cuda.device_count = saved
+    return calls
+
+
+def test_each_worker_runs_cuda_tasks_on_its_own_gpu(dask_local2):
+    """On 2 workers and 2 GPUs, worker 0 points ``cuda`` at GPU 0 and worker 1 at GPU 1; a ``cpu``
+    task touches no GPU."""
+    client = E.client_for(dask_local2)
+    names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
+    got = {names[a]: client.submit(_cuda_task_on_fake_gpus, workers=[a], pure=False).result() for a in names}
+    assert got == {0: [0], 1: [1]}
+
+
 # -- rob plan ----------------------------------------------------------------------------------------
 
 def test_lpt_makespan_and_bounding_task():

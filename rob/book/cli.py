@@ -92,13 +92,23 @@ def executor_option(args: argparse.Namespace) -> str:
                       "until workers join it", file=sys.stderr)
             spec = executor.Executor("scheduler", 0, scheduler.strip()).spec()
         elif args.workers is not None:
-            spec = executor.Executor("local", executor.parse_workers(args.workers)).spec()
+            spec = executor.Executor("local", executor.parse_workers(args.workers, _gpus_for_auto(args))).spec()
         else:
             spec = "serial"
     except executor.ExecutorError as exc:
         raise UsageError(str(exc)) from None
     os.environ["ROB_EXECUTOR"] = spec
     return spec
+
+
+def _gpus_for_auto(args: argparse.Namespace) -> int:
+    """GPUs for ``--workers auto`` (one worker per GPU) when the chapters may run on CUDA (``--device``
+    auto or cuda; `rob build` runs them on auto); 0 otherwise."""
+    if str(args.workers).strip().lower() != "auto" or getattr(args, "device", "auto") not in ("auto", "cuda"):
+        return 0
+    from .executor import visible_gpus
+
+    return visible_gpus()
 
 
 # -- commands ------------------------------------------------------------------------------------

@@ -123,12 +123,47 @@ def execute(fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, float]
     old = torch.get_num_threads()
     start = time.perf_counter()
     try:
+        if kwargs.get("device") == "cuda":
+            gpu = worker_gpu()
+            if gpu is not None:
+                torch.cuda.set_device(gpu)  # "cuda" is this worker's own GPU from here on
         torch.set_num_threads(1)
         with _one_thread():
             value = fn(**kwargs)
     finally:
         torch.set_num_threads(old)
     return value, time.perf_counter() - start
+
+
+def gpu_index(worker_name: object, gpus: int) -> int:
+    """The GPU of a worker: ``name mod gpus`` for the workers that ``--workers N`` starts (named
+    0..N-1), so N = the number of GPUs gives each worker its own; 0 for a worker of another name
+    (a cluster of your own: give each worker one GPU with ``CUDA_VISIBLE_DEVICES``, as dask-cuda's
+    ``dask cuda worker`` does)."""
+    try:
+        return int(str(worker_name)) % max(1, gpus)
+    except ValueError:
+        return 0
+
+
+def worker_gpu() -> int | None:
+    """:func:`gpu_index` of the Dask worker running this task; ``None`` outside a worker."""
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return None
+    import torch
+
+    return gpu_index(name, torch.cuda.device_count())
+
+
+def visible_gpus() -> int:
+    """The number of CUDA devices torch sees (0 without CUDA)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 # -- executors ------------------------------------------------------------------------------------
@@ -173,9 +208,12 @@ QUIET_WORKERS = {"distributed.worker.profile.enabled": False,
                  "distributed.admin.tick.interval": "1s"}
 
 
-def parse_workers(text: str | int) -> int:
-    """``--workers`` value: a positive integer, or ``auto`` (the machine's usable cores)."""
+def parse_workers(text: str | int, gpus: int = 0) -> int:
+    """``--workers`` value: a positive integer, or ``auto``: one worker per GPU when ``gpus`` > 0
+    (a run on ``cuda``), else one per usable core."""
     if isinstance(text, str) and text.strip().lower() == "auto":
+        if gpus > 0:
+            return gpus
         try:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not Linux

@@ -10,7 +10,9 @@ initialisation by full-batch gradient descent (float64, step ``100/d``), and mea
 * the KKT diagnostics of the trained network (:func:`rob.homogeneous.kkt_diagnostics`).
 
 Each run has its own stream ``np.random.default_rng([seed, panel, d, k, replicate])``, so results do
-not depend on loop order.  A run is a few small matrix products per step, for which one BLAS thread
+not depend on loop order.  The test set is drawn where the stream puts it (after the training set),
+but measured only after training, a block of rows at a time (:func:`rob.clusters.sample_blocks`):
+the same numbers, without the n_test×d array (400 MB at paper scale) in memory.  A run is a few small matrix products per step, for which one BLAS thread
 is several times faster than two: the runs pin BLAS to one thread.
 """
 
@@ -189,14 +191,15 @@ def _measure_test(net: homogeneous.Net, mu: np.ndarray, labels: np.ndarray, spec
         rob_along[:, rows] = clusters.robust_output_along(blk.X, (blk.y / k, s), mu, labels, cgrid)
         radii.append(clusters.robust_radius(blk.X, blk.y, mu, labels))
         cert_ok[rows] = clusters.certificate_passes(blk.X, blk.y, mu, labels, radii[-1])
+
     def joined(field: str) -> np.ndarray:
         return np.concatenate([getattr(r, field) for r in radii])
 
     radius = clusters.RobustRadius(joined("r"), joined("r_strict"), sum(r.exceptions for r in radii),
                                    joined("kill_wins"), joined("a_own"), joined("own"))
     margin = attacks.preact_margin(H0, y, attacks.directions_times((y / k, s), net.W), net.v)
-    return Measures(y, np.maximum(H0, 0.0) @ net.v, rob_out, margin,
-                        np.mean(y * rob_along > 0, axis=1), radius, cert_ok)
+    return Measures(y, np.maximum(H0, 0.0) @ net.v, rob_out, margin, np.mean(y * rob_along > 0, axis=1),
+                    radius, cert_ok)
 
 
 # ----------------------------------------------------------------------------------------------
