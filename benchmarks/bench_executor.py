@@ -4,7 +4,8 @@ Run:  .venv/bin/python benchmarks/bench_executor.py regimes [stability ...] --sc
                        [--kinds lazy_fit,rf_wide_rep] [--every K] [--json FILE] [--no-record] [--blocks]
 
 For each chapter, runs its tasks (all; or those of the given kinds; or every K-th task of each
-sweep, a representative sample that keeps the mix of kinds) once serially in this process and once
+sweep, a representative sample that keeps the mix of kinds) once serially in a child process
+without Dask (as a serial ``rob run``: no scheduler or client threads beside the task) and once
 on a LocalCluster of N single-threaded worker processes on 127.0.0.1, each sweep (one
 ``run_tasks`` call of the notebook: one ``batch``, else consecutive tasks of one kind) waiting for
 the previous one as in the notebook.  The two passes take turns sweep by sweep (serially, then on
@@ -60,6 +61,14 @@ def _warm(module: str) -> None:
     importlib.import_module(module)
 
 
+def _serial(items: list) -> list:
+    """Run ``(fn, kwargs)`` pairs one after another with :func:`rob.book.executor.execute` (in the
+    Dask-free child process of the serial pass)."""
+    from rob.book import executor as E
+
+    return [E.execute(fn, kwargs) for fn, kwargs in items]
+
+
 def sweeps(tasks: list) -> list[list]:
     """The tasks split as the notebook submits them (consecutive tasks of one batch, else kind)."""
     out: list[list] = []
@@ -86,6 +95,14 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
     print(f"{chapter} ({scale}): {len(tasks)} tasks in {len(groups)} sweep(s), kinds "
           f"{sorted({t.name for t in tasks})}", flush=True)
 
+    # the serial pass runs in a child process without Dask, as a serial `rob run` does: in this
+    # process the cluster's scheduler and client wake up every few milliseconds and preempt
+    # Python-heavy tasks (stability's torch training ran 25 % slower here than without Dask)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    alone = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+    alone.submit(_warm, tasks[0].fn.__module__).result()
     ex = E.Executor("local", workers)
     t0 = time.perf_counter()
     client = E.client_for(ex)
@@ -99,8 +116,7 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
     # passes to the same drift
     for part in ([groups] if blocks else [[g] for g in groups]):
         t0 = time.perf_counter()
-        for t in (t for g in part for t in g):
-            value, s = E.execute(t.fn, t.kwargs)
+        for value, s in alone.submit(_serial, [(t.fn, t.kwargs) for g in part for t in g]).result():
             serial.append(value)
             seconds.append(s)
         t_serial += time.perf_counter() - t0
@@ -115,6 +131,7 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
             on_workers.update({(r["kind"], *r["key"]): r["seconds"] for r in E._STATE.last_times})
         t_parallel += time.perf_counter() - t0
     E.shutdown()
+    alone.shutdown()
 
     same = identical(serial, parallel)
     p = plan.Plan(chapter, scale, workers, tasks, list(seconds), ["recorded"] * len(tasks))
