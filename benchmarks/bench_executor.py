@@ -61,14 +61,6 @@ def _warm(module: str) -> None:
     importlib.import_module(module)
 
 
-def _serial(items: list) -> list:
-    """Run ``(fn, kwargs)`` pairs one after another with :func:`rob.book.executor.execute` (in the
-    Dask-free child process of the serial pass)."""
-    from rob.book import executor as E
-
-    return [E.execute(fn, kwargs) for fn, kwargs in items]
-
-
 def sweeps(tasks: list) -> list[list]:
     """The tasks split as the notebook submits them (consecutive tasks of one batch, else kind)."""
     out: list[list] = []
@@ -116,7 +108,7 @@ def bench(chapter: str, scale: str, seed: int, workers: int, kinds: str, every: 
     # passes to the same drift
     for part in ([groups] if blocks else [[g] for g in groups]):
         t0 = time.perf_counter()
-        for value, s in alone.submit(_serial, [(t.fn, t.kwargs) for g in part for t in g]).result():
+        for value, s in alone.submit(E.execute_bundle, [(t.fn, t.kwargs) for g in part for t in g]).result():
             serial.append(value)
             seconds.append(s)
         t_serial += time.perf_counter() - t0

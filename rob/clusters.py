@@ -69,10 +69,15 @@ def sample(mu: np.ndarray, labels: np.ndarray, n: int, sigma: float, rng: np.ran
     k, d = mu.shape
     idx = rng.integers(0, k, n)
     X = rng.standard_normal((n, d))
-    for rows in _row_blocks(n, d):  # X = μ_idx + σ ξ in place, a block of rows at a time
-        X[rows] *= sigma
-        X[rows] += mu[idx[rows]]
+    for rows in _row_blocks(n, d):  # a block of rows at a time
+        _shift(X[rows], mu, idx[rows], sigma)
     return Sample(X, labels[idx].astype(float), idx)
+
+
+def _shift(xi: np.ndarray, mu: np.ndarray, idx: np.ndarray, sigma: float) -> None:
+    """Standard normal rows ``ξ`` become ``x = μ_idx + σ ξ``, in place."""
+    xi *= sigma
+    xi += mu[idx]
 
 
 def sample_blocks(mu: np.ndarray, labels: np.ndarray, n: int, sigma: float, rng: np.random.Generator,
@@ -88,8 +93,7 @@ def sample_blocks(mu: np.ndarray, labels: np.ndarray, n: int, sigma: float, rng:
     for rows in blocks:
         X = buf[: rows.stop - rows.start]
         rng.standard_normal(out=X)
-        X *= sigma
-        X += mu[idx[rows]]
+        _shift(X, mu, idx[rows], sigma)
         yield rows, Sample(X, labels[idx[rows]].astype(float), idx[rows])
 
 
