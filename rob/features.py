@@ -40,38 +40,42 @@ def rf_features(X: np.ndarray, W: np.ndarray, act: Activation) -> np.ndarray:
     return act.f(X @ W.T) / np.sqrt(W.shape[0])
 
 
+def _rf_pass(X: np.ndarray, W: np.ndarray, C: np.ndarray, act: Activation,
+             values: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """Row block by row block, from ``H = X Wᵀ`` formed once per block: the input gradients
+    ``Wᵀ(σ'(H) ⊙ c)/√k`` of every column ``c`` of ``C`` (k, m), shape (m, n, d), and when ``values``
+    also the predictions ``σ(H) C/√k``, shape (n, m)."""
+    k = W.shape[0]
+    pred = np.empty((len(X), C.shape[1])) if values else None
+    grad = np.empty((C.shape[1], len(X), W.shape[1]))
+    for s in _blocks(len(X), k):
+        H = X[s] @ W.T
+        if pred is not None:
+            pred[s] = act.f(H) @ C
+        D = act.df(H)
+        for i in range(C.shape[1]):
+            grad[i, s] = D @ (C[:, i, None] * W)  # (σ' ⊙ c) W without a (block × k) temporary
+    grad /= np.sqrt(k)
+    if pred is not None:
+        pred /= np.sqrt(k)
+    return pred, grad
+
+
 def rf_input_grad(X: np.ndarray, W: np.ndarray, c: np.ndarray, act: Activation) -> np.ndarray:
     """``∇f(x_t) = Wᵀ(σ'(W x_t) ⊙ c)/√k`` for every row ``x_t`` of ``X``, shape (n, d).
 
     ``c`` may hold several coefficient vectors as columns, shape (k, m); the result is then
     (m, n, d) and ``σ'(XWᵀ)`` is evaluated once for all of them."""
-    k = W.shape[0]
-    C = c.reshape(k, -1)
-    out = np.empty((C.shape[1], len(X), W.shape[1]))
-    for s in _blocks(len(X), k):
-        D = act.df(X[s] @ W.T)
-        for i in range(C.shape[1]):
-            out[i, s] = D @ (C[:, i, None] * W)  # (σ' ⊙ c) W without a (block × k) temporary
-    out /= np.sqrt(k)
-    return out[0] if c.ndim == 1 else out
+    _, grad = _rf_pass(X, W, c.reshape(W.shape[0], -1), act, values=False)
+    return grad[0] if c.ndim == 1 else grad
 
 
 def rf_value_and_grad(X: np.ndarray, W: np.ndarray, C: np.ndarray, act: Activation) -> tuple[np.ndarray, np.ndarray]:
     """Predictions ``f(x_t) = σ(W x_t)ᵀc/√k`` and input gradients ``∇f(x_t) = Wᵀ(σ'(W x_t) ⊙ c)/√k``
     of several coefficient vectors (the columns of ``C``, shape (k, m)) at the rows of ``X``: shapes
     (n, m) and (m, n, d).  The pre-activations ``X Wᵀ`` are formed once per row block for both."""
-    k = W.shape[0]
-    C = C.reshape(k, -1)
-    pred = np.empty((len(X), C.shape[1]))
-    out = np.empty((C.shape[1], len(X), W.shape[1]))
-    for s in _blocks(len(X), k):
-        H = X[s] @ W.T
-        pred[s] = act.f(H) @ C
-        D = act.df(H)
-        for i in range(C.shape[1]):
-            out[i, s] = D @ (C[:, i, None] * W)
-    s = np.sqrt(k)
-    return pred / s, out / s
+    pred, grad = _rf_pass(X, W, C.reshape(W.shape[0], -1), act, values=True)
+    return pred, grad
 
 
 def ntk_features(X: np.ndarray, W: np.ndarray, act: Activation) -> np.ndarray:

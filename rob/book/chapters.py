@@ -40,8 +40,9 @@ CHAPTERS: dict[str, Chapter] = {
             theorem="Every random-features interpolator of noisy labels has Sobolev seminorm ≳ √n "
                     "(√(n/k) in the finite-width NTK regime)",
             runtime={"ci": "about 1 min on 2 CPU cores",
-                     "paper": "11.5 min with --workers 2 on the 2-core machine (measured: 686 s; 6680 tasks, sent in "
-                              "bundles of about 0.5 s; their serial time 18-20.5 min, 1.78x on 2 workers)"},
+                     "paper": "11.5-12 min with --workers 2 on the 2-core machine (measured: 686 s and 700 s in two "
+                              "builds; 6680 tasks, sent in bundles of about 0.5 s; their serial time 18-22 min, "
+                              "1.94x on 2 workers)"},
             bounds={"n_test": (100, 100_000)},
         ),
         Chapter(
@@ -53,9 +54,9 @@ CHAPTERS: dict[str, Chapter] = {
                     "clustered data but is flipped by one universal perturbation of norm ≈ √(d/k), "
                     "while a robust network with radius ≈ √d/2 exists",
             runtime={"ci": "about 10 s on 2 CPU cores",
-                     "paper": "half a minute with --workers 2 on the 2-core machine (measured: 27 s; the 36 tasks "
-                              "took 16.7 s on 2 workers and 27.5 s serially; the three d = 10000, m = 256 headline "
-                              "networks of 1000 steps, 6-7 s each, bound it)"},
+                     "paper": "half a minute with --workers 2 on the 2-core machine (measured: 27 s and 32 s in two "
+                              "builds; the 36 tasks took 15.5-16.7 s on 2 workers and 28-32 s serially; the three "
+                              "d = 10000, m = 256 headline networks of 1000 steps, 6-7 s each, bound it)"},
         ),
         Chapter(
             name="regimes",
@@ -68,8 +69,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "of scale α adds an excess ∝ α² to both in lazy training",
             runtime={"ci": "about 30 s on 2 CPU cores (25 s of CPU, 10 s of it the adversarial link and the "
                            "equivalent ridge; 1.5-2 min on a loaded machine)",
-                     "paper": "3.2 min with --workers 2 on the 2-core machine (measured: 194 s; 91 tasks in one submission, "
-                              "their serial time 5.3 min, 1.82x on 2 workers)"},
+                     "paper": "3.2-3.5 min with --workers 2 on the 2-core machine (measured: 194 s and 209 s in two builds; "
+                              "91 tasks in one submission, their serial time 6.2-6.4 min, 1.89x on 2 workers)"},
             bounds={"J": (20, 5000)},
         ),
         Chapter(
@@ -82,9 +83,10 @@ CHAPTERS: dict[str, Chapter] = {
                     "so early stopping controls it; GD on the Moreau envelope removes the η√T term "
                     "(the book's derived versions; the paper's statement was not available)",
             runtime={"ci": "about 45 s on a free CPU core (one torch thread); 2-2.5 min on 2 cores shared with other jobs",
-                     "paper": "10 min with --workers 2 on the 2-core machine (measured: 588 s; the spec's sizes: 5 replicates, "
+                     "paper": "10-13.5 min with --workers 2 on the 2-core machine (measured: 588 s and 804 s in two builds; "
+                              "the spec's sizes: 5 replicates, "
                               "r = 8, T = 2000 at n = 200 and 800, n-sweep to T = 400, plus the extras, in 88 tasks; "
-                              "their serial time 18.6 min, 1.91x on 2 workers)"},
+                              "their serial time 18.6-23.7 min, 1.84-2.06x on 2 workers)"},
             bounds={"n_test": (500, 20_000), "replaced": (3, 16)},
         ),
         Chapter(
@@ -97,8 +99,8 @@ CHAPTERS: dict[str, Chapter] = {
                     "but fragile",
             runtime={"ci": "about 1 min on 2 CPU cores (70 s of CPU, 18 s of it the kernel dynamics under "
                            "adversarial training); 4-5 min on 2 cores shared with other jobs",
-                     "paper": "3.2 min with --workers 2 on the 2-core machine (measured: 189 s; 80 tasks in one submission, "
-                              "their serial time 5.5 min, 1.93x on 2 workers)"},
+                     "paper": "3.2-3.8 min with --workers 2 on the 2-core machine (measured: 189 s and 229 s in two builds; "
+                              "80 tasks in one submission, their serial time 5.5-7 min, 1.84-1.93x on 2 workers)"},
             bounds={"alpha": (0.01, 100.0)},
         ),
         Chapter(
@@ -110,8 +112,9 @@ CHAPTERS: dict[str, Chapter] = {
                     "regression is given by a scalar convex-concave saddle point (Thm 4.2); beyond "
                     "interpolation it rises again with the number of features",
             runtime={"ci": "about 1 min on 2 CPU cores (8 trials at d = 100, eigendecompositions up to N = 2000)",
-                     "paper": "4 min with --workers 2 on the 2-core machine (measured: 237 s; 16 trials at d = 200, N up to "
-                              "4000, 3600 fits and 75 PGD checks; their serial time 7-7.7 min, 1.78-1.95x on 2 workers)"},
+                     "paper": "4-4.5 min with --workers 2 on the 2-core machine (measured: 237 s and 269 s in two builds; "
+                              "16 trials at d = 200, N up to 4000, 3600 fits and 75 PGD checks; their serial time "
+                              "7-9 min, 1.88x on 2 workers)"},
         ),
     ]
 }

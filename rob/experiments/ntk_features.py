@@ -451,10 +451,11 @@ def chapter_part(cfg: Config, dc: DynamicsConfig, seed: int, device: str = "cpu"
     (:func:`tasks`, longest kinds first so that two workers stay busy to the end), merged back into
     ``(Results, DynamicsResults)``; equal to ``Results(kernel_part(cfg, seed), net_part(cfg, seed, device))``
     and ``dynamics_part(dc, seed)``."""
-    dt, nt, kt = dynamics_tasks(dc, seed), net_tasks(cfg, seed, device), kernel_tasks(cfg, seed)
-    out = run_tasks(nt[::-1] + dt + kt, "networks, kernel dynamics, kernel")
-    i, j = len(nt), len(nt) + len(dt)
-    return Results(kernel_merge(kt, out[j:]), pd.DataFrame(out[:i][::-1])), dynamics_merge(dc, out[i:j])
+    ts = tasks(cfg, seed, device, dc)
+    out = run_tasks(ts, "networks, kernel dynamics, kernel")
+    i = sum(t.kind == "network" for t in ts)
+    j = i + sum(t.kind == "dynamics" for t in ts)
+    return Results(kernel_merge(ts[j:], out[j:]), pd.DataFrame(out[:i][::-1])), dynamics_merge(dc, out[i:j])
 
 
 _NET_INPUTS: dict = {}
