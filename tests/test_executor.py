@@ -245,7 +245,7 @@ def test_each_worker_runs_cuda_tasks_on_its_own_gpu(dask_local2):
 def test_lpt_makespan_and_bounding_task():
     from rob.book.plan import lpt
 
-    assert lpt([5, 4, 3, 3, 3], 2) == (10, 4)  # longest first: {5, 3}, {4, 3, 3}; the optimum would be 9
+    assert lpt([5, 4, 3, 3, 3], 2) == (10, 1)  # longest first: {5, 3}, {4, 3, 3}, bound by its 4; the optimum is 9
     assert lpt([7, 1, 1], 2) == (7, 0) and lpt([2, 2], 4)[0] == 2 and lpt([], 2) == (0.0, -1)
 
 
@@ -269,6 +269,8 @@ def test_plan_from_recorded_times(tmp_path, monkeypatch, capsys):
     # the chapter submits all its sweeps at once (batch "sweeps"): one longest-first schedule of
     # 112.5 s of tasks, as even as the 0.5 s tasks allow (a barrier after each kind would give 62.5 s)
     assert [(s["kind"], s["tasks"]) for s in p.sweeps()] == [("sweeps", 62)]
+    # the sweep is bound by the longest task of its most loaded worker, not by the last 0.5 s task dealt
+    assert (p.sweeps()[0]["bound"], p.sweeps()[0]["bound_s"]) == ("nn_descent_width[gd, 1.0]", 20.0)
     assert p.cpu_s == pytest.approx(112.5) and p.wall_s == pytest.approx(56.5)
     assert cli.main(["plan", "regimes", "--scale", "ci", "--workers", "2"]) == 0
     out = capsys.readouterr().out

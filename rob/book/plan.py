@@ -50,16 +50,19 @@ def chapter_tasks(chapter: str, scale: str, seed: int = 0) -> list[Task]:
 
 def lpt(durations: list[float], workers: int) -> tuple[float, int]:
     """Longest-processing-time-first makespan of ``durations`` on ``workers`` machines, and the
-    index of the task that finishes last on the most loaded machine."""
+    index of the task that bounds it: the longest task of the most loaded machine (its first, as
+    tasks are dealt longest first)."""
     if not durations:
         return 0.0, -1
-    heap = [(0.0, w, -1) for w in range(workers)]
-    order = sorted(range(len(durations)), key=lambda i: -durations[i])
-    for i in order:
-        load, w, _ = heapq.heappop(heap)
-        heapq.heappush(heap, (load + durations[i], w, i))
-    load, _, last = max(heap)
-    return load, last
+    heap = [(0.0, w) for w in range(workers)]
+    first = [-1] * workers
+    for i in sorted(range(len(durations)), key=lambda i: -durations[i]):
+        load, w = heapq.heappop(heap)
+        heapq.heappush(heap, (load + durations[i], w))
+        if first[w] < 0:
+            first[w] = i
+    load, w = max(heap)
+    return load, first[w]
 
 
 @dataclass
