@@ -194,7 +194,6 @@ def test_cli_passes_executor_to_kernel_env(monkeypatch):
     assert rec["execution"]["executor"] == "local" and rec["execution"]["workers"] == 3
 
 
-
 def test_workers_auto_is_one_per_gpu_on_cuda(monkeypatch):
     """``--workers auto`` starts one worker per visible GPU when the chapter may run on CUDA, one per
     core otherwise (``--device cpu``, or no GPU)."""

@@ -12,8 +12,9 @@ initialisation by full-batch gradient descent (float64, step ``100/d``), and mea
 Each run has its own stream ``np.random.default_rng([seed, panel, d, k, replicate])``, so results do
 not depend on loop order.  The test set is drawn where the stream puts it (after the training set),
 but measured only after training, a block of rows at a time (:func:`rob.clusters.sample_blocks`):
-the same numbers, without the n_test×d array (400 MB at paper scale) in memory.  A run is a few small matrix products per step, for which one BLAS thread
-is several times faster than two: the runs pin BLAS to one thread.
+the same numbers, without the n_test×d array (400 MB at paper scale) in memory.  A run is a few
+small matrix products per step, for which one BLAS thread is several times faster than two: the
+runs pin BLAS to one thread.
 """
 
 from __future__ import annotations
